@@ -1,0 +1,162 @@
+"""The one Settings object: a TOML file plus AEROTWIN_* environment variables, validated.
+
+Precedence, highest first: environment variables (AEROTWIN_SIM__AIRCRAFT=10), the TOML file
+(`aerotwin.toml` in the working directory, or the file named by --config / AEROTWIN_CONFIG),
+then the defaults below. Nothing is read at import time: entry points call `load_settings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A settings file or variable is invalid; the message names the key and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SimSettings(_Section):
+    """Fleet simulator parameters."""
+
+    aircraft: int = Field(50, ge=1, le=20000, description="number of aircraft in the fleet")
+    days: int = Field(180, ge=1, le=3660, description="days of operations to simulate")
+    start_date: dt.date = Field(dt.date(2026, 1, 1), description="first simulated day (UTC)")
+    seed: int = Field(42, description="random seed; same seed and parameters give identical output")
+    bad_record_rate: float = Field(
+        0.002, ge=0.0, le=0.5, description="share of telemetry records made bad on purpose"
+    )
+    reference_dir: Path | None = Field(
+        None, description="folder with custom airports.csv / aircraft_models.csv / routes.csv"
+    )
+
+
+class LakehouseSettings(_Section):
+    """Where the Delta tables live."""
+
+    root: str | None = Field(None, description="table root: a folder or an object-store URI")
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, description="passed through to deltalake (object stores)"
+    )
+
+
+class PipelineSettings(_Section):
+    """Medallion pipeline execution."""
+
+    engine: Literal["duckdb", "spark"] = Field("duckdb", description="execution engine")
+    spark_master: str = Field("local[*]", description="Spark master URL for --engine spark")
+    duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all)")
+
+
+class TwinSettings(_Section):
+    """Health rules and digital twin views."""
+
+    rules_file: Path | None = Field(None, description="health rules YAML (default: bundled rules)")
+
+
+class MlSettings(_Section):
+    """Risk models and MLflow."""
+
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI (default: SQLite store)")
+    registry_uri: str | None = Field(None, description="MLflow registry URI (default: tracking)")
+    horizon_days: int = Field(14, ge=1, le=365, description="failure horizon of the risk label")
+    target_recall: float = Field(0.8, gt=0, le=1, description="recall the threshold is chosen for")
+    promotion_margin: float = Field(
+        0.01, ge=0, description="PR-AUC a challenger must gain to become champion"
+    )
+    tuning_seconds: float = Field(60.0, ge=0, description="Optuna time budget per component type")
+
+
+class Settings(BaseSettings):
+    """Everything AeroTwin can be told, in one validated object passed down from the entry point."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AEROTWIN_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Field(Path("data"), description="root of landing zone, lakehouse and MLflow")
+    sim: SimSettings = Field(default_factory=SimSettings)
+    lakehouse: LakehouseSettings = Field(default_factory=LakehouseSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    twin: TwinSettings = Field(default_factory=TwinSettings)
+    ml: MlSettings = Field(default_factory=MlSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; environment variables must win over it.
+        return (env_settings, init_settings)
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def lakehouse_root(self) -> str:
+        return self.lakehouse.root or str((self.data_dir / "lakehouse").resolve())
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        if self.ml.tracking_uri:
+            return self.ml.tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow' / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return (self.data_dir / "mlflow" / "artifacts").resolve()
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"invalid settings ({source}):"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"  {key}: {reason} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if any) and the environment into a validated Settings.
+
+    `overrides` are top-level keys applied on top of the file (tests, CLI options).
+    Raises SettingsError naming the bad key and the reason.
+    """
+    data: dict[str, Any] = {}
+    path = config_file or (Path("aerotwin.toml") if Path("aerotwin.toml").exists() else None)
+    source = str(path) if path else "environment"
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise SettingsError(f"settings file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"invalid TOML in {path}: {exc}") from exc
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, source)) from None
+
+
+def with_section(settings: Settings, section: str, **changes: Any) -> Settings:
+    """A copy of settings with some keys of one section changed, validated again."""
+    merged = settings.model_dump()
+    merged[section] = {**merged[section], **{k: v for k, v in changes.items() if v is not None}}
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, "command-line options")) from None

@@ -1,0 +1,1 @@
+"""Delta table I/O, the table catalog and the execution engines (DuckDB, Spark)."""

@@ -1,0 +1,1 @@
+"""Labels, datasets, training, MLflow registry and promotion, RUL, monitoring."""

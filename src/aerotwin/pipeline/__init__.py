@@ -1,0 +1,1 @@
+"""Declarative table definitions (bronze, silver, gold), expectations, runner, event log."""

@@ -1,0 +1,1 @@
+"""Fleet reference data, degradation physics, history and live-stream generators."""

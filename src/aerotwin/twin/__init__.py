@@ -1,0 +1,1 @@
+"""Component health rules, feature definitions, twin views, what-if simulation."""

@@ -1,0 +1,32 @@
+from pathlib import Path
+
+import pytest
+
+from aerotwin.config import SettingsError, load_settings, with_section
+
+
+def test_toml_file_and_env_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('data_dir = "x"\n[sim]\naircraft = 7\ndays = 3\n')
+    monkeypatch.setenv("AEROTWIN_SIM__DAYS", "9")
+    s = load_settings(cfg)
+    assert s.data_dir == Path("x")
+    assert s.sim.aircraft == 7
+    assert s.sim.days == 9  # environment wins over the file
+
+
+def test_bad_key_is_named(tmp_path: Path) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[sim]\naircraft = -3\ncolour = 'red'\n")
+    with pytest.raises(SettingsError) as err:
+        load_settings(cfg)
+    message = str(err.value)
+    assert "sim.aircraft" in message and "greater than or equal to 1" in message
+    assert "sim.colour: unknown key" in message
+
+
+def test_with_section_validates(tmp_path: Path) -> None:
+    s = load_settings(None, data_dir=tmp_path)
+    assert with_section(s, "sim", aircraft=3).sim.aircraft == 3
+    with pytest.raises(SettingsError, match="sim.aircraft"):
+        with_section(s, "sim", aircraft=-1)
