@@ -44,3 +44,101 @@ def demo(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     console = Console()
     console.print(f"[bold]AeroTwin demo[/bold] in {settings.data_dir.resolve()}")
+
+
+import_app = typer.Typer(no_args_is_help=True, help="Import outside data sets into the lakehouse.")
+evaluate_app = typer.Typer(no_args_is_help=True, help="Evaluate models on reference data sets.")
+app.add_typer(import_app, name="import")
+app.add_typer(evaluate_app, name="evaluate")
+
+CmapssDir = Annotated[
+    Path, typer.Argument(help="folder with train_/test_/RUL_<subset>.txt", show_default=False)
+]
+CmapssSubsetOpt = Annotated[str, typer.Option("--subset", help="C-MAPSS subset, e.g. FD001")]
+
+
+@import_app.command("cmapss")
+def import_cmapss_cmd(
+    ctx: typer.Context, directory: CmapssDir, subset: CmapssSubsetOpt = "FD001"
+) -> None:
+    """Load NASA C-MAPSS files into the lakehouse: one unit is one engine, one cycle one flight."""
+    from aerotwin.ml.cmapss import CmapssFormatError
+    from aerotwin.ml.cmapss_import import import_cmapss
+
+    console = Console()
+    try:
+        result = import_cmapss(_settings(ctx), directory, subset)
+    except CmapssFormatError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"imported C-MAPSS {result.subset}: {result.engines} engines, {result.cycles} cycles "
+        f"into cmapss_engines / cmapss_cycles under {result.root}",
+        highlight=False,
+    )
+
+
+@evaluate_app.command("cmapss")
+def evaluate_cmapss_cmd(
+    ctx: typer.Context,
+    directory: CmapssDir,
+    subset: CmapssSubsetOpt = "FD001",
+    folds: Annotated[int, typer.Option(min=2, help="grouped CV folds on training units")] = 5,
+    trees: Annotated[int, typer.Option(min=1, help="LightGBM trees per model")] = 600,
+    coverage: Annotated[
+        float, typer.Option(min=0.5, max=0.99, help="nominal interval coverage")
+    ] = 0.9,
+    register: Annotated[
+        bool, typer.Option(help="register in MLflow as aerotwin-engine-rul")
+    ] = True,
+) -> None:
+    """Train the engine RUL model (CV on training units), score the test split, log to MLflow."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from aerotwin.ml.cmapss import CmapssFormatError, load_subset
+    from aerotwin.ml.rul import RulConfig, describe, evaluate, train_rul
+    from aerotwin.ml.rul_tracking import MODEL_NAME, log_training
+
+    settings = _settings(ctx)
+    console = Console()
+    try:
+        data = load_subset(directory, subset)
+    except CmapssFormatError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    config = RulConfig(folds=folds, n_estimators=trees, coverage=coverage)
+    with Progress(console=console, transient=True) as progress:
+        result = train_rul(data.train, subset, config, progress=progress)
+    evaluation = evaluate(result.model, data)
+    first_unit = data.test[data.test["unit"] == data.test["unit"].iloc[0]]
+    registered = log_training(settings, result, evaluation, first_unit.head(60), register)
+
+    m = evaluation.metrics
+    table = Table(title=f"Engine RUL, C-MAPSS {subset} test split ({int(m['test_units'])} units)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("RMSE (vs RUL file)", f"{m['test_rmse']:.2f}"),
+        ("PHM08 score (vs RUL file)", f"{m['test_phm08_score']:.1f}"),
+        (f"RMSE (true RUL capped at {result.model.cap})", f"{m['test_rmse_capped']:.2f}"),
+        (f"PHM08 score (capped at {result.model.cap})", f"{m['test_phm08_score_capped']:.1f}"),
+        (f"interval coverage (nominal {coverage:.0%})", f"{m['test_coverage']:.1%}"),
+        ("mean interval width (cycles)", f"{m['test_mean_width']:.1f}"),
+        ("CV RMSE (training units, grouped)", f"{result.cv['cv_rmse']:.2f}"),
+        ("training time (s)", f"{result.train_seconds:.1f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    preds = evaluation.predictions
+    example = preds.iloc[int((preds["rul"] - 40).abs().argmin())]
+    console.print(
+        f"test unit {int(example['unit'])}: {describe(example, coverage)}; "
+        f"true {int(example['true_rul'])}",
+        highlight=False,
+    )
+    where = f"MLflow run {registered.run_id}"
+    if register:
+        where += f"; {MODEL_NAME} version {registered.version} ({', '.join(registered.aliases)})"
+    console.print(where, highlight=False)
