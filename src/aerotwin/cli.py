@@ -69,12 +69,13 @@ def import_cmapss_cmd(
     try:
         result = import_cmapss(_settings(ctx), directory, subset)
     except CmapssFormatError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     console.print(
         f"imported C-MAPSS {result.subset}: {result.engines} engines, {result.cycles} cycles "
         f"into cmapss_engines / cmapss_cycles under {result.root}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -105,7 +106,7 @@ def evaluate_cmapss_cmd(
     try:
         data = load_subset(directory, subset)
     except CmapssFormatError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     config = RulConfig(folds=folds, n_estimators=trees, coverage=coverage)
     with Progress(console=console, transient=True) as progress:
@@ -137,8 +138,9 @@ def evaluate_cmapss_cmd(
         f"test unit {int(example['unit'])}: {describe(example, coverage)}; "
         f"true {int(example['true_rul'])}",
         highlight=False,
+        soft_wrap=True,
     )
     where = f"MLflow run {registered.run_id}"
     if register:
         where += f"; {MODEL_NAME} version {registered.version} ({', '.join(registered.aliases)})"
-    console.print(where, highlight=False)
+    console.print(where, highlight=False, soft_wrap=True)
