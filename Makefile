@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Spark's Delta Lake jars, fetched from Maven Central at install time (never at run time).
+JARS := .ivy2/.fetched
 
 .PHONY: demo test test-fast lint bench docs clean
 
@@ -12,10 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(JARS): $(STAMP)
+	$(BIN)/python -m aerotwin.lakehouse.spark_jars > /dev/null
+	touch $(JARS)
+
+demo: $(STAMP) $(JARS)
 	$(BIN)/aerotwin demo
 
-test: $(STAMP)
+test: $(STAMP) $(JARS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest
@@ -28,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) $(JARS)
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -144,3 +144,79 @@ def evaluate_cmapss_cmd(
     if register:
         where += f"; {MODEL_NAME} version {registered.version} ({', '.join(registered.aliases)})"
     console.print(where, highlight=False, soft_wrap=True)
+
+
+pipeline_app = typer.Typer(
+    no_args_is_help=True, help="The medallion pipeline: landing -> bronze -> silver -> gold."
+)
+app.add_typer(pipeline_app, name="pipeline")
+
+
+def _run_pipeline(
+    settings: Settings, console: Console, full_refresh: bool, engine: str | None
+) -> None:
+    """Run the pipeline with per-table progress; exits 1 when an expectation fails the run."""
+    from aerotwin.pipeline.expectations import ExpectationFailed
+    from aerotwin.pipeline.registry import load_tables
+    from aerotwin.pipeline.report import run_summary, table_progress
+    from aerotwin.pipeline.runner import run_pipeline
+
+    declared = load_tables()
+    try:
+        with table_progress(console, len(declared)) as callbacks:
+            result = run_pipeline(
+                settings, full_refresh=full_refresh, engine=engine, tables=declared, **callbacks
+            )
+    except ExpectationFailed as exc:
+        Console(stderr=True).print(f"[red]pipeline stopped:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(run_summary(result), highlight=False)
+
+
+@pipeline_app.command("run")
+def pipeline_run_cmd(
+    ctx: typer.Context,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="rebuild silver and gold from bronze")
+    ] = False,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="duckdb (default) or spark")
+    ] = None,
+) -> None:
+    """Ingest new landing files into bronze and bring every table up to date."""
+    if engine is not None and engine not in ("duckdb", "spark"):
+        Console(stderr=True).print(f"[red]error:[/red] --engine: {engine!r} is not duckdb or spark")
+        raise typer.Exit(2)
+    _run_pipeline(_settings(ctx), Console(), full_refresh, engine)
+
+
+@app.command("tables")
+def tables_cmd(ctx: typer.Context) -> None:
+    """List the lakehouse tables: layer, rows, version and last update."""
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.pipeline.report import tables_table
+
+    Console().print(tables_table(Lakehouse.from_settings(_settings(ctx))))
+
+
+@app.command("sql")
+def sql_cmd(
+    ctx: typer.Context,
+    statement: Annotated[
+        str, typer.Argument(help="DuckDB SQL; tables by name", show_default=False)
+    ],
+    limit: Annotated[int, typer.Option(min=1, help="rows to print")] = 50,
+) -> None:
+    """Query the lakehouse tables with DuckDB, e.g. aerotwin sql "SELECT count(*) FROM flights"."""
+    import duckdb
+
+    from aerotwin.lakehouse.catalog import query
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.pipeline.report import arrow_table
+
+    try:
+        result = query(Lakehouse.from_settings(_settings(ctx)), statement)
+    except duckdb.Error as exc:
+        Console(stderr=True).print(f"[red]SQL error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    Console().print(arrow_table(result, limit))

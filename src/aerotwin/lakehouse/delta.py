@@ -1,0 +1,165 @@
+"""Delta Lake table I/O through `deltalake`, under one root (a folder or an object-store URI).
+
+Every write is one Delta commit, so a crash leaves a table at its last committed version.
+A commit can carry pipeline metadata (`userMetadata`, the same key Spark writes), which the
+pipeline uses as its watermark: the watermark and the data it covers are committed together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+METADATA_KEY = "userMetadata"
+
+WriteMode = Literal["append", "overwrite"]
+
+
+@dataclass(frozen=True)
+class TableState:
+    """What `aerotwin tables` shows for one Delta table."""
+
+    name: str
+    version: int
+    rows: int
+    last_update_ms: int | None
+
+
+class Lakehouse:
+    """The Delta tables under one root; table names map to `{root}/{name}`."""
+
+    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.storage_options = dict(storage_options or {}) or None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Lakehouse:
+        """The lakehouse named by Settings (root and storage options)."""
+        return cls(settings.lakehouse_root, settings.lakehouse.storage_options)
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.root or self.root.startswith("file://")
+
+    def uri(self, name: str) -> str:
+        """Where table `name` lives."""
+        return f"{self.root}/{name}"
+
+    def table(self, name: str, version: int | None = None) -> DeltaTable:
+        """The Delta table `name` (optionally as of `version`); KeyError when it does not exist."""
+        try:
+            return DeltaTable(self.uri(name), version=version, storage_options=self.storage_options)
+        except TableNotFoundError:
+            raise KeyError(f"table {name!r} does not exist under {self.root}") from None
+
+    def exists(self, name: str) -> bool:
+        """Whether table `name` has at least one commit."""
+        return DeltaTable.is_deltatable(self.uri(name), storage_options=self.storage_options)
+
+    def version(self, name: str) -> int | None:
+        """The table's current version, or None when it does not exist."""
+        return self.table(name).version() if self.exists(name) else None
+
+    def dataset(self, name: str, version: int | None = None) -> pads.Dataset:
+        """An Arrow dataset over the current files (not `to_pyarrow_table`: see DESIGN)."""
+        return self.table(name, version).to_pyarrow_dataset()
+
+    def names(self) -> list[str]:
+        """Table names found under a local root (object stores: tables the pipeline declares)."""
+        if not self.is_local:
+            return []
+        root = Path(self.root.removeprefix("file://"))
+        if not root.is_dir():
+            return []
+        return sorted(p.parent.name for p in root.glob("*/_delta_log") if p.is_dir())
+
+    def state(self, name: str) -> TableState:
+        """Version, row count and last commit time of one table."""
+        table = self.table(name)
+        actions = pa.table(table.get_add_actions(flatten=True))
+        rows = int(pc.sum(actions.column("num_records")).as_py() or 0)
+        history = table.history(1)
+        ts = history[0].get("timestamp") if history else None
+        return TableState(name, table.version(), rows, int(ts) if ts is not None else None)
+
+    def commit_metadata(self, name: str, depth: int = 50) -> dict[str, Any] | None:
+        """The pipeline metadata of the newest commit that has some (None when none has)."""
+        if not self.exists(name):
+            return None
+        for entry in self.table(name).history(depth):
+            raw = entry.get(METADATA_KEY)
+            if raw:
+                return dict(json.loads(raw))
+        return None
+
+    def write(
+        self,
+        name: str,
+        data: pa.Table | pa.RecordBatchReader,
+        mode: WriteMode,
+        *,
+        partition_by: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append to or overwrite table `name` in one commit; returns the new version."""
+        write_deltalake(
+            self.uri(name),
+            data,
+            mode=mode,
+            partition_by=list(partition_by) if partition_by else None,
+            schema_mode="overwrite" if mode == "overwrite" else None,
+            storage_options=self.storage_options,
+            commit_properties=_commit(metadata),
+        )
+        return self.table(name).version()
+
+    def merge(
+        self,
+        name: str,
+        data: pa.Table | pa.RecordBatchReader,
+        keys: Sequence[str],
+        *,
+        update_when: str | None = None,
+        insert_only: bool = False,
+        delete_unmatched_where: str | None = None,
+        partition_by: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Upsert `data` into `name` on `keys` in one commit (creates the table when absent).
+
+        `update_when` is an SQL condition over `s` (source) and `t` (target) that must hold for
+        a matched row to be replaced; `insert_only` never touches existing rows;
+        `delete_unmatched_where` (over `t`) deletes target rows the source no longer has.
+        """
+        if not self.exists(name):
+            return self.write(name, data, "append", partition_by=partition_by, metadata=metadata)
+        predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+        merger = self.table(name).merge(
+            data,
+            predicate=predicate,
+            source_alias="s",
+            target_alias="t",
+            commit_properties=_commit(metadata),
+        )
+        if not insert_only:
+            merger = merger.when_matched_update_all(predicate=update_when)
+        merger = merger.when_not_matched_insert_all()
+        if delete_unmatched_where:
+            merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_where)
+        merger.execute()
+        return self.table(name).version()
+
+
+def _commit(metadata: Mapping[str, Any] | None) -> CommitProperties | None:
+    if not metadata:
+        return None
+    return CommitProperties(custom_metadata={METADATA_KEY: json.dumps(dict(metadata), default=str)})

@@ -1,0 +1,122 @@
+"""The default engine: DuckDB in process, reading Delta through deltalake's Arrow datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+
+BATCH_ROWS = 1_000_000
+
+
+class DuckDBEngine:
+    """Runs DuckDB SQL over lakehouse tables; writes back through deltalake."""
+
+    name = "duckdb"
+
+    def __init__(self, lakehouse: Lakehouse, threads: int | None = None) -> None:
+        self.lakehouse = lakehouse
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        # Insertion order is irrelevant to our tables; dropping it lets DuckDB stream in parallel.
+        self.con.execute("SET preserve_insertion_order = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._keep: dict[str, Any] = {}
+
+    def register_table(self, view: str, table: str, where: str | None = None) -> None:
+        """Expose lakehouse table `table` (optionally filtered) as view `view`."""
+        source = f"__src_{view}"
+        dataset = self.lakehouse.dataset(table)
+        self._keep[source] = dataset
+        self.con.register(source, dataset)
+        condition = f" WHERE {where}" if where else ""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source}{condition}")
+
+    def register_arrow(self, view: str, data: pa.Table) -> None:
+        """Expose an in-memory Arrow table as view `view`."""
+        self._keep[view] = data
+        self.con.register(view, data)
+
+    def view(self, view: str, sql: str) -> None:
+        """Define view `view` as `sql` (evaluated lazily, where it is used)."""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
+
+    def materialize(self, view: str, sql: str) -> None:
+        """Compute `sql` once into a temp table `view`."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS {sql}")
+
+    def drop(self, view: str) -> None:
+        """Forget view or temp table `view`."""
+        for kind in ("TABLE", "VIEW"):
+            try:
+                self.con.execute(f"DROP {kind} IF EXISTS {view}")
+            except duckdb.CatalogException:
+                continue  # the name is the other kind of object
+        source = f"__src_{view}"
+        if self._keep.pop(source, None) is not None:
+            self.con.unregister(source)
+        if self._keep.pop(view, None) is not None:
+            self.con.unregister(view)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a small query and return its rows."""
+        return self.con.execute(sql).fetchall()
+
+    def columns(self, view: str) -> list[str]:
+        """The column names of view `view`, in order."""
+        return [d[0] for d in self.con.execute(f"SELECT * FROM {view} LIMIT 0").description]
+
+    def to_arrow(self, sql: str) -> pa.Table:
+        """Run a query and return its result as Arrow."""
+        return self.con.sql(sql).to_arrow_table()
+
+    def _reader(self, view: str) -> pa.RecordBatchReader:
+        return self.con.sql(f"SELECT * FROM {view}").to_arrow_reader(BATCH_ROWS)
+
+    def write(
+        self,
+        table: str,
+        view: str,
+        mode: WriteMode,
+        *,
+        partition_by: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Stream view `view` into lakehouse table `table` in one commit."""
+        return self.lakehouse.write(
+            table, self._reader(view), mode, partition_by=partition_by, metadata=metadata
+        )
+
+    def merge(
+        self,
+        table: str,
+        view: str,
+        keys: Sequence[str],
+        *,
+        update_when: str | None = None,
+        insert_only: bool = False,
+        delete_unmatched_where: str | None = None,
+        partition_by: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Upsert view `view` into `table` on `keys` in one commit."""
+        return self.lakehouse.merge(
+            table,
+            self.to_arrow(f"SELECT * FROM {view}"),
+            keys,
+            update_when=update_when,
+            insert_only=insert_only,
+            delete_unmatched_where=delete_unmatched_where,
+            partition_by=partition_by,
+            metadata=metadata,
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+        self._keep.clear()

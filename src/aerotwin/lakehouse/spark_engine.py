@@ -1,0 +1,162 @@
+"""The scale engine: PySpark with delta-spark, running the same DuckDB-dialect SQL via SQLGlot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+
+from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+from aerotwin.lakehouse.spark_jars import local_jars
+
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+@lru_cache(maxsize=512)
+def to_spark_sql(duckdb_sql: str) -> str:
+    """DuckDB SQL transpiled to Spark SQL (one definition, two engines)."""
+    return sqlglot.transpile(duckdb_sql, read="duckdb", write="spark")[0]
+
+
+def build_session(master: str = "local[*]", shuffle_partitions: int = 4) -> Any:
+    """A Spark session with Delta Lake from the project-local jars (no download at run time)."""
+    from pyspark.sql import SparkSession
+
+    jars = ",".join(str(j) for j in local_jars())
+    return (
+        SparkSession.builder.master(master)
+        .appName("aerotwin")
+        .config("spark.jars", jars)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Delta's log replay defaults to 50 partitions, far too many for a laptop table.
+        .config("spark.databricks.delta.snapshotPartitions", str(shuffle_partitions))
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.driver.memory", "4g")
+        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        .getOrCreate()
+    )
+
+
+class SparkEngine:
+    """Runs the pipeline's SQL on Spark; reads and writes the lakehouse tables with delta-spark."""
+
+    name = "spark"
+
+    def __init__(self, lakehouse: Lakehouse, master: str = "local[*]", session: Any = None) -> None:
+        self.lakehouse = lakehouse
+        self.spark = session or build_session(master)
+        self._cached: dict[str, Any] = {}
+
+    def _sql(self, duckdb_sql: str) -> Any:
+        return self.spark.sql(to_spark_sql(duckdb_sql))
+
+    def register_table(self, view: str, table: str, where: str | None = None) -> None:
+        """Expose lakehouse table `table` (optionally filtered) as view `view`."""
+        frame = self.spark.read.format("delta").load(self.lakehouse.uri(table))
+        if where:
+            frame = frame.where(to_spark_sql(f"SELECT * FROM t WHERE {where}").split("WHERE", 1)[1])
+        frame.createOrReplaceTempView(view)
+
+    def register_arrow(self, view: str, data: pa.Table) -> None:
+        """Expose an in-memory Arrow table as view `view`."""
+        self.spark.createDataFrame(data).createOrReplaceTempView(view)
+
+    def view(self, view: str, sql: str) -> None:
+        """Define view `view` as `sql` (evaluated lazily, where it is used)."""
+        self._sql(sql).createOrReplaceTempView(view)
+
+    def materialize(self, view: str, sql: str) -> None:
+        """Compute `sql` once (cached) and keep it as view `view`."""
+        self.drop(view)
+        frame = self._sql(sql).cache()
+        frame.count()
+        self._cached[view] = frame
+        frame.createOrReplaceTempView(view)
+
+    def drop(self, view: str) -> None:
+        """Forget view `view` and unpersist it."""
+        frame = self._cached.pop(view, None)
+        if frame is not None:
+            frame.unpersist()
+        self.spark.catalog.dropTempView(view)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a small query and return its rows."""
+        return [tuple(r) for r in self._sql(sql).collect()]
+
+    def columns(self, view: str) -> list[str]:
+        """The column names of view `view`, in order."""
+        return list(self.spark.table(view).columns)
+
+    def to_arrow(self, sql: str) -> pa.Table:
+        """Run a query and return its result as Arrow."""
+        return self._sql(sql).toArrow()
+
+    def write(
+        self,
+        table: str,
+        view: str,
+        mode: WriteMode,
+        *,
+        partition_by: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Write view `view` to lakehouse table `table` in one Delta commit."""
+        writer = self.spark.table(view).write.format("delta").mode(mode)
+        if mode == "overwrite":
+            writer = writer.option("overwriteSchema", "true")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        if metadata:
+            writer = writer.option("userMetadata", json.dumps(dict(metadata), default=str))
+        writer.save(self.lakehouse.uri(table))
+        return self.lakehouse.table(table).version()
+
+    def merge(
+        self,
+        table: str,
+        view: str,
+        keys: Sequence[str],
+        *,
+        update_when: str | None = None,
+        insert_only: bool = False,
+        delete_unmatched_where: str | None = None,
+        partition_by: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Upsert view `view` into `table` on `keys` in one Delta commit."""
+        from delta.tables import DeltaTable
+
+        if not self.lakehouse.exists(table):
+            return self.write(table, view, "append", partition_by=partition_by, metadata=metadata)
+        condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+        target = DeltaTable.forPath(self.spark, self.lakehouse.uri(table)).alias("t")
+        builder = target.merge(self.spark.table(view).alias("s"), condition)
+        if not insert_only:
+            builder = builder.whenMatchedUpdateAll(condition=update_when)
+        builder = builder.whenNotMatchedInsertAll()
+        if delete_unmatched_where:
+            builder = builder.whenNotMatchedBySourceDelete(condition=delete_unmatched_where)
+        if metadata:
+            self.spark.conf.set(USER_METADATA_CONF, json.dumps(dict(metadata), default=str))
+        try:
+            builder.execute()
+        finally:
+            self.spark.conf.unset(USER_METADATA_CONF)
+        return self.lakehouse.table(table).version()
+
+    def close(self) -> None:
+        """Unpersist cached views (the session is shared and stopped by its owner)."""
+        for view in list(self._cached):
+            self.drop(view)

@@ -1,0 +1,185 @@
+"""Bronze: incremental ingestion of landing files, like Auto Loader.
+
+The bronze table is its own checkpoint: each row carries its source file, and files and rows
+are committed together, so a crash can never record a file as ingested without its rows (or
+the reverse). A rerun ingests nothing twice; a new day's files are ingested alone. Every line
+is kept raw (`_raw`), with its file, line number, arrival day, ingestion time and batch id
+(= the Delta version that added it, which silver uses as its incremental watermark).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.definitions import LandingSource, TableDef
+from aerotwin.pipeline.landing import arrival_date, discover, parse_csv_lines, split_lines
+
+# One commit per chunk of files bounds memory; each chunk is still all-or-nothing.
+CHUNK_BYTES = 512 * 1024 * 1024
+
+LINEAGE_FIELDS: list[pa.Field] = [
+    pa.field("_raw", pa.string()),
+    pa.field("_source_file", pa.string()),
+    pa.field("_line", pa.int64()),
+    pa.field("_arrival_date", pa.date32()),
+    pa.field("_ingested_ts", pa.timestamp("us", tz="UTC")),
+    pa.field("_batch_id", pa.int64()),
+    pa.field("_parse_ok", pa.bool_()),
+]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one bronze ingestion did."""
+
+    files: int
+    rows: int
+    version: int | None
+
+
+def ingested_files(lakehouse: Lakehouse, table: str) -> set[str]:
+    """The checkpoint: landing files already in bronze table `table`."""
+    if not lakehouse.exists(table):
+        return set()
+    con = duckdb.connect()
+    con.register("bronze", lakehouse.dataset(table).scanner(columns=["_source_file"]).to_reader())
+    return {row[0] for row in con.execute("SELECT DISTINCT _source_file FROM bronze").fetchall()}
+
+
+def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[str]:
+    """Landing files of the table's feed not yet ingested, in arrival order."""
+    source = _source(table)
+    if source.snapshot:
+        path = f"reference/{source.feed}.csv"
+        if not (landing / path).is_file():
+            return []
+        meta = lakehouse.commit_metadata(table.name) or {}
+        return [] if meta.get("sha256") == _sha256(landing / path) else [path]
+    done = ingested_files(lakehouse, table.name)
+    return [f for f in discover(landing, source.feed, source.format) if f not in done]
+
+
+def ingest(
+    lakehouse: Lakehouse,
+    landing: Path,
+    table: TableDef,
+    run_id: str,
+    files: list[str] | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> IngestResult:
+    """Append the pending files of `table`'s feed to it, one commit per chunk of files."""
+    source = _source(table)
+    files = pending_files(lakehouse, landing, table) if files is None else files
+    rows = 0
+    version = lakehouse.version(table.name)
+    for chunk in _chunks(landing, files):
+        batch_id = 0 if version is None else version + 1
+        now = dt.datetime.now(dt.UTC)
+        parts = [_read(landing, f, source, batch_id, now) for f in chunk]
+        data = pa.concat_tables(parts, promote_options="default")
+        if source.format == "jsonl":
+            data = _parse_jsonl(data, source.fields)
+        meta = {"run_id": run_id, "files": len(chunk)}
+        if source.snapshot:
+            meta["sha256"] = _sha256(landing / chunk[0])
+            version = lakehouse.write(table.name, data, "overwrite", metadata=meta)
+        else:
+            version = lakehouse.write(table.name, data, "append", metadata=meta)
+        rows += data.num_rows
+        if on_chunk:
+            on_chunk(len(chunk), data.num_rows)
+    return IngestResult(len(files), rows, version)
+
+
+def _source(table: TableDef) -> LandingSource:
+    if table.source is None:
+        raise ValueError(f"table {table.name}: not a bronze table (no landing source)")
+    return table.source
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _chunks(landing: Path, files: list[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for name in files:
+        chunk.append(name)
+        size += (landing / name).stat().st_size
+        if size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _lineage(
+    raw: pa.Array, lines: pa.Array, name: str, batch_id: int, now: dt.datetime
+) -> dict[str, pa.Array]:
+    n = len(raw)
+    return {
+        "_raw": raw,
+        "_source_file": pa.array([name] * n, pa.string()).dictionary_encode().cast(pa.string()),
+        "_line": lines,
+        "_arrival_date": pa.array([arrival_date(name)] * n, pa.date32()),
+        "_ingested_ts": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+        "_batch_id": pa.array([batch_id] * n, pa.int64()),
+    }
+
+
+def _read(
+    landing: Path, name: str, source: LandingSource, batch_id: int, now: dt.datetime
+) -> pa.Table:
+    raw, numbers = split_lines((landing / name).read_bytes())
+    if source.format == "jsonl":
+        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now))
+    return _parse_csv(raw, numbers, name, batch_id, now)
+
+
+def _parse_jsonl(base: pa.Table, fields: tuple[str, ...]) -> pa.Table:
+    """Extract `fields` as raw JSON tokens (text) in one parse per line; keep invalid lines."""
+    paths = "[" + ", ".join(f"'$.\"{f}\"'" for f in fields) + "]"
+    extracted = ", ".join(f'CAST(__v[{i + 1}] AS VARCHAR) AS "{f}"' for i, f in enumerate(fields))
+    con = duckdb.connect()
+    con.register("lines", base)
+    sql = f"""
+        SELECT * EXCLUDE (__v), {extracted}
+        FROM (
+            -- Invalid lines are swapped for '{{}}' before extracting: DuckDB may evaluate both
+            -- CASE branches, and json_extract raises on malformed input.
+            SELECT *, CASE WHEN _parse_ok
+                THEN json_extract(CASE WHEN _parse_ok THEN _raw ELSE '{{}}' END, {paths}) END AS __v
+            FROM (SELECT *, COALESCE(json_valid(_raw) AND ltrim(_raw) LIKE '{{%', false)
+                  AS _parse_ok FROM lines)
+        )
+    """
+    table = con.sql(sql).to_arrow_table()
+    con.close()
+    return table
+
+
+def _parse_csv(
+    raw: pa.Array, numbers: np.ndarray, name: str, batch_id: int, now: dt.datetime
+) -> pa.Table:
+    """Header line names the columns; each data line parsed, kept raw, flagged when malformed."""
+    texts = raw.to_pylist()
+    if not texts:
+        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now))
+    columns = next(csv.reader(texts[:1]))
+    values, ok = parse_csv_lines(texts[1:], columns)
+    data = _lineage(raw[1:], pa.array(numbers)[1:], name, batch_id, now)
+    data["_parse_ok"] = pa.array(ok, pa.bool_())
+    for column, vals in zip(columns, values, strict=True):
+        data[column] = pa.array(vals, pa.string())
+    return pa.table(data)

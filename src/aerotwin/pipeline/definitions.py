@@ -1,0 +1,114 @@
+"""How a table is declared: name, layer, inputs, SQL, expectations, write mode and keys.
+
+A definition is data, not a script: the runner derives the graph from `inputs`, runs each
+table on the configured engine and records the run in `pipeline_events`. SQL is written once,
+in DuckDB's dialect; the Spark engine transpiles it with SQLGlot.
+
+Adding a table (e.g. a gold table) is one declaration in a module listed in
+`aerotwin.pipeline.registry.PIPELINE_MODULES`:
+
+    TableDef(
+        name="component_health_engine",
+        layer="gold",
+        inputs=("telemetry_engine",),
+        sql="SELECT component_id, max(egt_c) AS max_egt_c FROM telemetry_engine GROUP BY ALL",
+        expectations=(Expectation("egt_known", "max_egt_c IS NOT NULL", "warn"),),
+        mode="overwrite",
+        keys=("component_id",),
+    )
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Layer = Literal["bronze", "silver", "gold"]
+Action = Literal["warn", "drop", "fail"]
+Mode = Literal["overwrite", "merge", "append"]
+LAYERS: tuple[Layer, ...] = ("bronze", "silver", "gold")
+ACTIONS: tuple[Action, ...] = ("warn", "drop", "fail")
+
+# Columns whose names start with this prefix help expectations and are never written.
+HELPER_PREFIX = "__"
+
+
+class DefinitionError(ValueError):
+    """A table declaration is inconsistent; the message names the table and the field."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A row-level rule: `condition` (DuckDB SQL) must be TRUE; NULL counts as a failure.
+
+    warn: keep the row and count it; drop: move it to `quarantine` with this rule's name and
+    the raw record; fail: stop the run before anything of this table is written.
+    """
+
+    name: str
+    condition: str
+    action: Action = "drop"
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise DefinitionError(f"expectation {self.name}: action must be one of {ACTIONS}")
+
+
+@dataclass(frozen=True)
+class LandingSource:
+    """Where a bronze table ingests from: a landing-zone feed and its file format."""
+
+    feed: str
+    format: Literal["jsonl", "csv"]
+    # jsonl: the JSON keys extracted into text columns (raw JSON tokens, e.g. '"E-1"', '612.3')
+    fields: tuple[str, ...] = ()
+    # reference data: one file re-read whenever its content changes (a snapshot, not a stream)
+    snapshot: bool = False
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """One table of the pipeline.
+
+    name: the table's stable name; layer: bronze / silver / gold.
+    inputs: tables the SQL reads, by name (the graph's edges).
+    sql: a DuckDB-dialect SELECT over the inputs (absent for bronze, which has a `source`).
+    expectations: rules checked on every row the SQL produces, in order.
+    mode: overwrite (recomputed from all input rows when an input changed), merge (upsert on
+        `keys`, only new rows of `incremental_input`), or append (only new rows).
+    keys: the primary key; with `latest_by`, duplicates on the key keep the greatest `latest_by`.
+    incremental_input: the input whose new rows (by `_batch_id`) are processed on an
+        incremental run; the others are read whole. Full refresh reads it whole.
+    """
+
+    name: str
+    layer: Layer
+    inputs: tuple[str, ...] = ()
+    sql: str | None = None
+    expectations: tuple[Expectation, ...] = ()
+    mode: Mode = "overwrite"
+    keys: tuple[str, ...] = ()
+    latest_by: tuple[str, ...] = ()
+    incremental_input: str | None = None
+    partition_by: tuple[str, ...] = ()
+    source: LandingSource | None = None
+    description: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        where = f"table {self.name}"
+        if self.layer not in LAYERS:
+            raise DefinitionError(f"{where}: layer must be one of {LAYERS}, got {self.layer!r}")
+        if (self.source is None) == (self.sql is None):
+            raise DefinitionError(f"{where}: declare exactly one of `sql` or `source`")
+        if self.mode == "merge" and not self.keys:
+            raise DefinitionError(f"{where}: mode 'merge' needs `keys`")
+        if self.latest_by and not self.keys:
+            raise DefinitionError(f"{where}: `latest_by` needs `keys`")
+        if self.incremental_input and self.incremental_input not in self.inputs:
+            raise DefinitionError(f"{where}: incremental_input must be one of its inputs")
+        if self.mode in ("merge", "append") and self.source is None and not self.incremental_input:
+            raise DefinitionError(f"{where}: mode {self.mode!r} needs `incremental_input`")
+        names = [e.name for e in self.expectations]
+        if len(set(names)) != len(names):
+            raise DefinitionError(f"{where}: expectation names must be unique")

@@ -1,0 +1,117 @@
+"""What the CLI prints for the pipeline: per-table progress, run summary, tables, quality."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aerotwin.lakehouse.catalog import CatalogEntry, entries, query
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.definitions import TableDef
+from aerotwin.pipeline.events import EVENTS_TABLE, QUARANTINE_TABLE, TableRun
+from aerotwin.pipeline.registry import load_tables
+from aerotwin.pipeline.runner import RunResult
+
+
+def layers() -> dict[str, str]:
+    """Layer of every declared table, plus the pipeline's own system tables."""
+    out = {t.name: t.layer for t in load_tables()}
+    out.update({EVENTS_TABLE: "system", QUARANTINE_TABLE: "system"})
+    return out
+
+
+@contextmanager
+def table_progress(console: Console, total: int) -> Iterator[dict[str, Any]]:
+    """A progress bar over tables; yields the `on_start` / `on_done` callbacks for the runner."""
+    with Progress(
+        TextColumn("[bold]{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("pipeline", total=total)
+
+        def on_start(table: TableDef) -> None:
+            progress.update(task, description=f"{table.layer} {table.name}")
+
+        def on_done(run: TableRun) -> None:
+            progress.advance(task)
+            if run.status == "ok":
+                progress.console.print(
+                    f"  {run.table_name:<38} {run.rows_in:>10,} in {run.rows_out:>10,} out "
+                    f"{run.quarantined:>7,} quarantined  v{run.table_version}  "
+                    f"{run.duration_s:6.2f}s",
+                    highlight=False,
+                )
+
+        yield {"on_start": on_start, "on_done": on_done}
+
+
+def run_summary(result: RunResult) -> str:
+    """One line: what the run changed."""
+    changed = result.changed
+    rows = sum(t.rows_out for t in changed if t.layer != "bronze")
+    seconds = sum(t.duration_s for t in result.tables)
+    if not changed:
+        return f"run {result.run_id} ({result.engine}): nothing new, every table up to date"
+    refresh = "full refresh" if result.full_refresh else "incremental"
+    return (
+        f"run {result.run_id} ({result.engine}, {refresh}): "
+        f"{len(changed)} tables written, {rows:,} rows out, {seconds:.1f}s"
+    )
+
+
+def tables_table(lakehouse: Lakehouse) -> Table:
+    """`aerotwin tables`: layer, rows, version and last update of every table."""
+    table = Table(title=f"Tables in {lakehouse.root}")
+    for column, justify in [
+        ("layer", "left"),
+        ("table", "left"),
+        ("rows", "right"),
+        ("version", "right"),
+        ("last update (UTC)", "left"),
+    ]:
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    entry: CatalogEntry
+    for entry in entries(lakehouse, layers()):
+        updated = entry.last_update.strftime("%Y-%m-%d %H:%M:%S") if entry.last_update else "-"
+        table.add_row(entry.layer, entry.name, f"{entry.rows:,}", str(entry.version), updated)
+    return table
+
+
+def quality_table(lakehouse: Lakehouse) -> Table:
+    """Quarantined rows per table and rule (the quality summary)."""
+    table = Table(title="Data quality: quarantined rows by rule")
+    for column in ("table", "rule", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    if not lakehouse.exists(QUARANTINE_TABLE):
+        table.add_row("-", "no row quarantined", "0")
+        return table
+    counts = query(
+        lakehouse,
+        f"SELECT table_name, rule, count(*) AS n FROM {QUARANTINE_TABLE} GROUP BY ALL ORDER BY ALL",
+        [QUARANTINE_TABLE],
+    )
+    for row in counts.to_pylist():
+        table.add_row(row["table_name"], row["rule"], f"{row['n']:,}")
+    return table
+
+
+def arrow_table(data: pa.Table, limit: int = 50) -> Table:
+    """A query result as a rich table (first `limit` rows)."""
+    table = Table(
+        caption=f"{data.num_rows:,} row(s)" + (f", first {limit}" if data.num_rows > limit else "")
+    )
+    for name in data.column_names:
+        table.add_column(name)
+    for row in data.slice(0, limit).to_pylist():
+        table.add_row(*("NULL" if v is None else str(v) for v in row.values()))
+    return table

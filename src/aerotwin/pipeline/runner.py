@@ -1,0 +1,247 @@
+"""The runner: derives the graph from the declarations and runs each table on one engine.
+
+Per table: skip when no input changed since its last commit (so a rerun with no new files
+changes no table); otherwise evaluate the SQL once, check the expectations, send dropped rows
+to `quarantine` (idempotent: insert-only on the record id), and write the table in one commit
+that also records the input versions it covers (its watermark). A crash at any point leaves
+each table at its last commit, and the next run picks up exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aerotwin.config import Settings
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.engine import Engine, open_engine
+from aerotwin.pipeline import bronze
+from aerotwin.pipeline.definitions import TableDef
+from aerotwin.pipeline.events import (
+    QUARANTINE_KEYS,
+    QUARANTINE_TABLE,
+    ExpectationResult,
+    TableRun,
+    append_events,
+)
+from aerotwin.pipeline.expectations import (
+    ExpectationFailed,
+    quarantine_sql,
+    split_sql,
+    stage_sql,
+    warn_column,
+)
+from aerotwin.pipeline.registry import load_tables
+
+Progress = Callable[[TableRun], None]
+DEF, STAGE, OUT, QUAR = "__definition", "__stage", "__out", "__quarantine"
+
+
+@dataclass
+class RunResult:
+    """The outcome of one pipeline run."""
+
+    run_id: str
+    engine: str
+    full_refresh: bool
+    tables: list[TableRun] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[TableRun]:
+        return [t for t in self.tables if t.status == "ok"]
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    engine: str | Engine | None = None,
+    tables: list[TableDef] | None = None,
+    on_start: Callable[[TableDef], None] | None = None,
+    on_done: Progress | None = None,
+) -> RunResult:
+    """Run every declared table in dependency order; raises ExpectationFailed on a fail rule.
+
+    `engine` is a name (duckdb / spark) or an open Engine (tests share one Spark session).
+    """
+    lakehouse = Lakehouse.from_settings(settings)
+    declared = tables if tables is not None else load_tables()
+    owned = not hasattr(engine, "materialize")
+    name = engine if isinstance(engine, str) else settings.pipeline.engine
+    live: Engine | None = None if owned else engine  # type: ignore[assignment]
+    result = RunResult(uuid.uuid4().hex[:12], live.name if live else str(name), full_refresh)
+    try:
+        for table in declared:
+            if on_start:
+                on_start(table)
+            run = TableRun(
+                result.run_id,
+                table.name,
+                table.layer,
+                result.engine,
+                "full" if full_refresh else "incremental",
+                dt.datetime.now(dt.UTC),
+            )
+            started = time.perf_counter()
+            try:
+                if table.source is not None:
+                    _ingest(lakehouse, settings, table, run)
+                else:
+                    if live is None and _needs_run(lakehouse, table, full_refresh):
+                        live = open_engine(str(name), lakehouse, settings)
+                    if live is not None:
+                        _derive(live, lakehouse, table, run, full_refresh)
+                    else:
+                        run.status = "skipped"
+            except ExpectationFailed as exc:
+                run.status, run.message = "failed", str(exc)
+                run.duration_s = time.perf_counter() - started
+                append_events(lakehouse, [run])
+                result.tables.append(run)
+                raise
+            run.duration_s = time.perf_counter() - started
+            if run.status == "ok":
+                append_events(lakehouse, [run])
+            result.tables.append(run)
+            if on_done:
+                on_done(run)
+    finally:
+        if owned and live is not None:
+            live.close()
+    return result
+
+
+def _ingest(lakehouse: Lakehouse, settings: Settings, table: TableDef, run: TableRun) -> None:
+    files = bronze.pending_files(lakehouse, settings.landing_dir, table)
+    if not files:
+        run.status = "skipped"
+        return
+    done = bronze.ingest(lakehouse, settings.landing_dir, table, run.run_id, files)
+    run.files, run.rows_in, run.rows_out, run.table_version = (
+        done.files,
+        done.rows,
+        done.rows,
+        done.version,
+    )
+
+
+def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | None]:
+    return {inp: lakehouse.version(inp) for inp in table.inputs}
+
+
+def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> bool:
+    versions = _input_versions(lakehouse, table)
+    if any(v is None for v in versions.values()):
+        return False
+    if full_refresh or not lakehouse.exists(table.name):
+        return True
+    meta = lakehouse.commit_metadata(table.name) or {}
+    return meta.get("inputs") != versions
+
+
+def _derive(
+    engine: Engine, lakehouse: Lakehouse, table: TableDef, run: TableRun, full_refresh: bool
+) -> None:
+    if not _needs_run(lakehouse, table, full_refresh):
+        run.status = "skipped"
+        return
+    versions = _input_versions(lakehouse, table)
+    previous = (lakehouse.commit_metadata(table.name) or {}).get("inputs", {})
+    incremental = (
+        not full_refresh
+        and table.incremental_input is not None
+        and lakehouse.exists(table.name)
+        and previous.get(table.incremental_input) is not None
+    )
+    for inp in table.inputs:
+        where = None
+        if incremental and inp == table.incremental_input:
+            where = f"_batch_id > {int(previous[inp])}"
+        engine.register_table(inp, inp, where)
+    engine.view(DEF, table.sql or "")
+    engine.materialize(STAGE, stage_sql(DEF, engine.columns(DEF), table.expectations))
+    counts = _counts(engine)
+    run.rows_in = sum(counts.values())
+    run.expectations = _results(table, counts, engine, run.rows_in)
+    run.quarantined = sum(n for rule, n in counts.items() if rule is not None)
+    metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions}
+    _quarantine(engine, lakehouse, table, run, full_refresh)
+    columns = [c for c in engine.columns(STAGE) if not c.startswith("__")]
+    engine.materialize(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
+    run.rows_out = int(engine.rows(f"SELECT count(*) FROM {OUT}")[0][0])
+    run.duplicates = run.rows_in - run.quarantined - run.rows_out
+    if table.mode == "merge" and incremental:
+        run.table_version = engine.merge(
+            table.name,
+            OUT,
+            table.keys,
+            update_when=_newer(table.latest_by),
+            partition_by=table.partition_by,
+            metadata=metadata,
+        )
+    else:
+        mode = "append" if table.mode == "append" and incremental else "overwrite"
+        run.table_version = engine.write(
+            table.name, OUT, mode, partition_by=table.partition_by, metadata=metadata
+        )
+    for view in (DEF, STAGE, OUT, *table.inputs):
+        engine.drop(view)
+
+
+def _counts(engine: Engine) -> dict[str | None, int]:
+    rows = engine.rows(f"SELECT __rule, count(*) FROM {STAGE} GROUP BY __rule")
+    return {rule: int(n) for rule, n in rows}
+
+
+def _results(
+    table: TableDef, counts: dict[str | None, int], engine: Engine, total: int
+) -> list[ExpectationResult]:
+    warns = [(i, e) for i, e in enumerate(table.expectations) if e.action == "warn"]
+    warn_counts: dict[int, int] = {}
+    if warns and total:
+        sums = ", ".join(f"sum(CASE WHEN {warn_column(i)} THEN 1 ELSE 0 END)" for i, _ in warns)
+        row = engine.rows(f"SELECT {sums} FROM {STAGE}")[0]
+        warn_counts = {i: int(v or 0) for (i, _), v in zip(warns, row, strict=True)}
+    results = []
+    for i, exp in enumerate(table.expectations):
+        failed = warn_counts.get(i, 0) if exp.action == "warn" else counts.get(exp.name, 0)
+        results.append(ExpectationResult(exp.name, exp.action, total - failed, failed))
+        if exp.action == "fail" and failed:
+            raise ExpectationFailed(table.name, exp.name, failed)
+    return results
+
+
+def _quarantine(
+    engine: Engine, lakehouse: Lakehouse, table: TableDef, run: TableRun, full_refresh: bool
+) -> None:
+    has_rows = run.quarantined > 0
+    purge = full_refresh and lakehouse.exists(QUARANTINE_TABLE)
+    if not (has_rows or purge):
+        return
+    columns = engine.columns(STAGE)
+    engine.materialize(QUAR, quarantine_sql(STAGE, table.name, run.run_id, columns))
+    engine.merge(
+        QUARANTINE_TABLE,
+        QUAR,
+        QUARANTINE_KEYS,
+        insert_only=True,
+        # A full refresh replaces this table's quarantine rows in the same commit.
+        delete_unmatched_where=f"t.table_name = '{table.name}'" if purge else None,
+        metadata={"run_id": run.run_id, "table": table.name},
+    )
+    engine.drop(QUAR)
+
+
+def _newer(latest_by: tuple[str, ...]) -> str | None:
+    """SQL: the source row arrived after the target row (lexicographic on `latest_by`)."""
+    if not latest_by:
+        return None
+    terms = []
+    for i, column in enumerate(latest_by):
+        equal = [f"s.{c} = t.{c}" for c in latest_by[:i]]
+        terms.append("(" + " AND ".join([*equal, f"s.{column} > t.{column}"]) + ")")
+    return " OR ".join(terms)

@@ -1,0 +1,144 @@
+"""Silver telemetry: one table per component type, typed, validated and deduplicated.
+
+Generated from the data contract (`aerotwin.schemas`), so a sensor added there is typed and
+range-checked here without another edit. Bronze columns hold raw JSON tokens ('"E-1"',
+'612.3', 'null'); a sensor given as a JSON string is a wrong type even if it looks numeric.
+Rule order decides which rule a row is quarantined under: the first one it breaks.
+"""
+
+from __future__ import annotations
+
+from aerotwin.pipeline.definitions import Expectation, LandingSource, TableDef
+from aerotwin.schemas import COMPONENT_TYPES, SENSORS, TELEMETRY_FEEDS, TELEMETRY_KEYS
+
+LINEAGE = ("_source_file", "_line", "_arrival_date", "_ingested_ts", "_batch_id")
+# Latest arrival wins among duplicates: arrival day, then file (parts in order), then line.
+LATEST_BY = ("_arrival_date", "_source_file", "_line")
+KEYS = ("component_id", "reading_ts")
+PARSE_RULE = "parse_error"
+
+
+def bronze_name(component_type: str) -> str:
+    """Name of the bronze table of one component type's telemetry."""
+    return f"bronze_{TELEMETRY_FEEDS[component_type]}"
+
+
+def silver_name(component_type: str) -> str:
+    """Name of the silver telemetry table of one component type."""
+    return TELEMETRY_FEEDS[component_type]
+
+
+def _string(token: str) -> str:
+    """The text of a JSON string token; NULL when the token is not a JSON string."""
+    return f"CASE WHEN {token} LIKE '\"%\"' THEN substring({token}, 2, length({token}) - 2) END"
+
+
+def _is_number(token: str) -> str:
+    return f"({token} NOT LIKE '\"%' AND TRY_CAST({token} AS DOUBLE) IS NOT NULL)"
+
+
+def _number(token: str, integer: bool) -> str:
+    # Via DOUBLE first: the engines disagree on casting '12.0' straight to BIGINT.
+    value = f"TRY_CAST({token} AS DOUBLE)"
+    return f"CAST({value} AS BIGINT)" if integer else value
+
+
+def _present(token: str) -> str:
+    return f"({token} IS NOT NULL AND {token} <> 'null')"
+
+
+def telemetry_sql(component_type: str) -> str:
+    """DuckDB SQL typing one bronze telemetry table and flagging what its rules need."""
+    sensors = SENSORS[component_type]
+    bronze = bronze_name(component_type)
+    typed = [
+        *(f"{_string('b.' + k)} AS {k}" for k in ("component_id", "aircraft_id", "flight_id")),
+        f"TRY_CAST({_string('b.reading_ts')} AS TIMESTAMPTZ) AS reading_ts",
+        *(_number("b." + s.name, s.integer) + f" AS {s.name}" for s in sensors),
+    ]
+    tokens = [*TELEMETRY_KEYS, *(s.name for s in sensors)]
+    flags = [
+        "b._raw AS __raw",
+        "b._parse_ok AS __parse_ok",
+        f"({' AND '.join(_present('b.' + t) for t in tokens)}) AS __complete",
+        "("
+        + " AND ".join(
+            [
+                *(f"b.{k} LIKE '\"%\"'" for k in TELEMETRY_KEYS),
+                f"TRY_CAST({_string('b.reading_ts')} AS TIMESTAMPTZ) IS NOT NULL",
+                *(_is_number("b." + s.name) for s in sensors),
+                *(
+                    f"TRY_CAST(b.{s.name} AS DOUBLE) = floor(TRY_CAST(b.{s.name} AS DOUBLE))"
+                    for s in sensors
+                    if s.integer
+                ),
+            ]
+        )
+        + ") AS __typed",
+        "("
+        + " AND ".join(
+            f"TRY_CAST(b.{s.name} AS DOUBLE) BETWEEN {s.low} AND {s.high}" for s in sensors
+        )
+        + ") AS __in_range",
+        "a.aircraft_id IS NOT NULL AS __known_aircraft",
+        "c.component_id IS NOT NULL AS __known_component",
+    ]
+    select = ",\n       ".join([*typed, *(f"b.{c}" for c in LINEAGE), *flags])
+    return f"""SELECT {select}
+FROM {bronze} AS b
+LEFT JOIN aircraft AS a ON a.aircraft_id = {_string("b.aircraft_id")}
+LEFT JOIN components AS c
+  ON c.component_id = {_string("b.component_id")} AND c.component_type = '{component_type}'"""
+
+
+def telemetry_expectations() -> tuple[Expectation, ...]:
+    """The rules every telemetry row must pass; names match the manifest's bad-record kinds."""
+    return (
+        Expectation(PARSE_RULE, "__parse_ok", "drop"),
+        Expectation("missing_field", "__complete", "drop"),
+        Expectation("wrong_type", "__typed", "drop"),
+        Expectation("out_of_range", "__in_range", "drop"),
+        Expectation("unknown_aircraft", "__known_aircraft", "drop"),
+        Expectation("unknown_component", "__known_component", "drop"),
+    )
+
+
+def bronze_tables() -> list[TableDef]:
+    """Bronze telemetry: one table per component type, fed by its landing feed."""
+    return [
+        TableDef(
+            name=bronze_name(ct),
+            layer="bronze",
+            source=LandingSource(
+                feed=TELEMETRY_FEEDS[ct],
+                format="jsonl",
+                fields=(*TELEMETRY_KEYS, *(s.name for s in SENSORS[ct])),
+            ),
+            description=f"raw {ct} telemetry lines, as landed, with file, line and batch",
+        )
+        for ct in COMPONENT_TYPES
+    ]
+
+
+def silver_tables() -> list[TableDef]:
+    """Silver telemetry: typed, validated, deduplicated on (component_id, reading_ts)."""
+    return [
+        TableDef(
+            name=silver_name(ct),
+            layer="silver",
+            inputs=(bronze_name(ct), "aircraft", "components"),
+            sql=telemetry_sql(ct),
+            expectations=telemetry_expectations(),
+            mode="merge",
+            keys=KEYS,
+            latest_by=LATEST_BY,
+            incremental_input=bronze_name(ct),
+            description=f"{ct} readings: typed, in physical range, known ids, one per key",
+        )
+        for ct in COMPONENT_TYPES
+    ]
+
+
+def tables() -> list[TableDef]:
+    """Bronze and silver telemetry declarations."""
+    return [*bronze_tables(), *silver_tables()]
