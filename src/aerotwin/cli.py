@@ -44,6 +44,73 @@ def demo(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     console = Console()
     console.print(f"[bold]AeroTwin demo[/bold] in {settings.data_dir.resolve()}")
+    _demo_simulate(settings, console)
+
+
+def _demo_simulate(settings: Settings, console: Console) -> None:
+    """Demo step 1: simulate a small fleet into the landing zone and show what it produced."""
+    from aerotwin.sim.report import print_summary, simulate_with_progress
+
+    demo_settings = _sim_settings(settings, {"aircraft": 12, "days": 60})
+    print_summary(simulate_with_progress(demo_settings, console), console)
+
+
+def _sim_settings(settings: Settings, options: dict[str, object]) -> Settings:
+    """Settings with `sim` options from the command line applied, or exit 2 naming the bad key."""
+    from aerotwin.config import with_section
+
+    try:
+        return with_section(settings, "sim", **options)
+    except SettingsError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    aircraft: Annotated[int | None, typer.Option(help="fleet size [sim.aircraft]")] = None,
+    days: Annotated[int | None, typer.Option(help="days of history [sim.days]")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed [sim.seed]")] = None,
+    start_date: Annotated[
+        str | None, typer.Option(help="first day, YYYY-MM-DD [sim.start_date]")
+    ] = None,
+    bad_record_rate: Annotated[
+        float | None, typer.Option(help="share of telemetry made bad [sim.bad_record_rate]")
+    ] = None,
+    reference_dir: Annotated[
+        Path | None, typer.Option(help="custom reference CSV folder [sim.reference_dir]")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="keep emitting readings after the history")
+    ] = False,
+    rate: Annotated[
+        float | None, typer.Option(help="live: readings per second [sim.live_rate]")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="live: stop after this many seconds (default: Ctrl-C)")
+    ] = None,
+) -> None:
+    """Simulate a fleet's history into the landing zone, or stream it live with --live."""
+    from aerotwin.sim.reference import ReferenceError
+    from aerotwin.sim.report import print_summary, simulate_with_progress
+
+    options = {
+        "aircraft": aircraft, "days": days, "seed": seed, "start_date": start_date,
+        "bad_record_rate": bad_record_rate, "reference_dir": reference_dir, "live_rate": rate,
+    }  # fmt: skip
+    settings = _sim_settings(_settings(ctx), options)
+    console = Console()
+    try:
+        if live:
+            from aerotwin.sim.live import run_live
+
+            run_live(settings, duration=duration, console=console)
+        else:
+            print_summary(simulate_with_progress(settings, console), console)
+    except (ReferenceError, FileNotFoundError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 import_app = typer.Typer(no_args_is_help=True, help="Import outside data sets into the lakehouse.")

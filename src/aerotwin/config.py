@@ -37,6 +37,12 @@ class SimSettings(_Section):
     reference_dir: Path | None = Field(
         None, description="folder with custom airports.csv / aircraft_models.csv / routes.csv"
     )
+    live_rate: float = Field(
+        50.0, gt=0, le=100000, description="live mode: telemetry readings emitted per second"
+    )
+    live_rotate_lines: int = Field(
+        10000, ge=1, description="live mode: start a new part-live file after this many lines"
+    )
 
 
 class LakehouseSettings(_Section):
@@ -73,6 +79,14 @@ class MlSettings(_Section):
         0.01, ge=0, description="PR-AUC a challenger must gain to become champion"
     )
     tuning_seconds: float = Field(60.0, ge=0, description="Optuna time budget per component type")
+    tuning_trials: int = Field(40, ge=1, description="most Optuna trials within the time budget")
+    holdout_aircraft_share: float = Field(
+        0.4, gt=0, lt=1, description="share of aircraft kept out of training (validation+holdout)"
+    )
+    holdout_time_share: float = Field(
+        0.4, gt=0, lt=1, description="share of the latest days held out; training stops before"
+    )
+    num_threads: int = Field(2, ge=1, description="LightGBM / scikit-learn threads")
 
 
 class Settings(BaseSettings):
