@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from aerotwin.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from aerotwin.sim.history import SimSummary
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings whose data lives in this test's temp dir."""
     return load_settings(None, data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def small_fleet_landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, SimSummary]:
+    """A landing zone of 6 aircraft x 30 days (seed 7, 1 % bad records), built once per session.
+
+    Returns (settings, summary); the files are under `settings.landing_dir`. Treat as read-only:
+    copy it before changing anything.
+    """
+    from aerotwin.testing import simulate_small_fleet
+
+    settings = load_settings(None, data_dir=tmp_path_factory.mktemp("small_fleet") / "data")
+    return settings, simulate_small_fleet(settings)

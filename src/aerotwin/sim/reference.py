@@ -22,10 +22,14 @@ EARTH_RADIUS_NM = 3440.065
 AIRPORT_COLUMNS = {
     "airport_code": pl.String,
     "name": pl.String,
+    "city": pl.String,
+    "country": pl.String,
     "latitude": pl.Float64,
     "longitude": pl.Float64,
     "climate": pl.String,
 }
+# Descriptive columns a custom file may leave out (they are written empty).
+OPTIONAL_COLUMNS = ("city", "country")
 MODEL_COLUMNS = {
     "model": pl.String,
     "manufacturer": pl.String,
@@ -76,11 +80,17 @@ def _read(name: str, reference_dir: Path | None, columns: dict[str, pl.DataType]
         frame = pl.read_csv(text.encode(), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         raise ReferenceError(f"{source}: cannot parse CSV: {exc}") from None
+    for column in OPTIONAL_COLUMNS:
+        if column in columns and column not in frame.columns:
+            frame = frame.with_columns(pl.lit("").alias(column))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ReferenceError(f"{source}: missing column(s) {', '.join(missing)}")
     frame = frame.select(list(columns))
     for column, dtype in columns.items():
+        if column in OPTIONAL_COLUMNS:
+            frame = frame.with_columns(pl.col(column).fill_null(""))
+            continue
         cast = frame[column].cast(dtype, strict=False)
         bad = (cast.is_null() & frame[column].is_not_null()) | frame[column].is_null()
         if bad.any():

@@ -1,0 +1,173 @@
+"""Live mode: keep simulating after the history and emit readings in real time.
+
+Continues from the state a history (or an earlier live run) saved, one simulated day at a time.
+The day's readings go out in time order at `sim.live_rate` per second into rotated
+`part-live-NNNNN.jsonl` files; when a day is done its event files are written and the state is
+saved. A stop mid-day records how far the day got, and the next run resumes right after it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+
+from aerotwin.config import Settings
+from aerotwin.schemas import COMPONENT_TYPES, EVENT_FEEDS, TELEMETRY_FEEDS
+from aerotwin.sim.day import DayContext, DayOutput, simulate_day
+from aerotwin.sim.history import STATE_DIR
+from aerotwin.sim.reference import load_reference
+from aerotwin.sim.state import load_state, save_state
+
+PROGRESS_FILE = "live_progress.json"
+TICK_S = 0.05
+
+
+@dataclass
+class LiveProgress:
+    """Where live mode is inside the current day, and the next live file number."""
+
+    day: int
+    cursor: int = 0
+    next_part: int = 1
+
+
+@dataclass
+class LiveSummary:
+    """What one live run emitted."""
+
+    readings: int = 0
+    days_completed: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+def _load_progress(folder: Path, day: int) -> LiveProgress:
+    path = folder / PROGRESS_FILE
+    if not path.exists():
+        return LiveProgress(day)
+    data = json.loads(path.read_text())
+    progress = LiveProgress(**data)
+    if progress.day != day:  # the state moved on: a new day starts from its first reading
+        progress.day, progress.cursor = day, 0
+    return progress
+
+
+def _save_progress(folder: Path, progress: LiveProgress) -> None:
+    (folder / PROGRESS_FILE).write_text(json.dumps(progress.__dict__, sort_keys=True))
+
+
+def day_stream(out: DayOutput) -> list[tuple[str, str, str]]:
+    """A day's readings of every type as (reading_ts, feed, JSON line), in emission order."""
+    lines: list[tuple[str, str, str]] = []
+    for component_type in COMPONENT_TYPES:
+        frame = out.telemetry[component_type]
+        if frame.height == 0:
+            continue
+        feed = TELEMETRY_FEEDS[component_type]
+        texts = frame.write_ndjson().splitlines()
+        lines.extend(zip(frame["reading_ts"].to_list(), [feed] * len(texts), texts, strict=True))
+    lines.sort(key=lambda item: (item[0], COMPONENT_TYPES.index(item[1][len("telemetry_") :])))
+    return lines
+
+
+class _Files:
+    """Open live files per feed, rotated after a number of lines and at each new day."""
+
+    def __init__(self, landing: Path, rotate_lines: int, progress: LiveProgress) -> None:
+        self.landing, self.rotate, self.progress = landing, rotate_lines, progress
+        self.current: dict[str, tuple[str, int]] = {}  # feed -> (relative path, lines)
+        self.created: list[str] = []
+
+    def _new(self, feed: str, day_text: str, suffix: str) -> str:
+        relative = f"{feed}/date={day_text}/part-live-{self.progress.next_part:05d}.{suffix}"
+        self.progress.next_part += 1
+        (self.landing / relative).parent.mkdir(parents=True, exist_ok=True)
+        self.created.append(relative)
+        return relative
+
+    def append(self, day_text: str, feed: str, texts: list[str]) -> None:
+        relative, count = self.current.get(feed, ("", 0))
+        if not relative or f"date={day_text}/" not in relative or count >= self.rotate:
+            relative, count = self._new(feed, day_text, "jsonl"), 0
+        with (self.landing / relative).open("a") as handle:
+            handle.write("\n".join(texts) + "\n")
+        self.current[feed] = (relative, count + len(texts))
+
+    def events(self, out: DayOutput) -> None:
+        frames: dict[str, pl.DataFrame] = {
+            "flights": out.flights,
+            "weather": out.weather,
+            "maintenance_events": out.maintenance_events,
+            "failures": out.failures,
+        }
+        for feed in EVENT_FEEDS:
+            relative = self._new(feed, out.date.isoformat(), "csv")
+            frames[feed].write_csv(self.landing / relative)
+
+
+def run_live(
+    settings: Settings, duration: float | None = None, console: Console | None = None
+) -> LiveSummary:
+    """Emit readings at `settings.sim.live_rate` per second until Ctrl-C or `duration` seconds.
+
+    Raises FileNotFoundError when no history has been simulated into the landing zone yet.
+    """
+    landing = settings.landing_dir
+    folder = landing / STATE_DIR
+    state = load_state(folder)
+    reference = load_reference(folder / "reference")
+    ctx = DayContext(state, reference)
+    progress = _load_progress(folder, state.day)
+    files = _Files(landing, settings.sim.live_rotate_lines, progress)
+    summary = LiveSummary()
+    rate = settings.sim.live_rate
+    if console is not None:
+        console.print(
+            f"live: {len(state.aircraft.ids)} aircraft from {state.current_date} at {rate:g} "
+            f"readings/s into {landing} ({'Ctrl-C' if duration is None else f'{duration:g} s'})",
+            soft_wrap=True,
+        )
+    started = time.monotonic()
+    try:
+        while True:
+            out = simulate_day(state, ctx)  # the state on disk stays at the start of this day
+            stream = day_stream(out)
+            while progress.cursor < len(stream):
+                elapsed = time.monotonic() - started
+                if duration is not None and elapsed >= duration:
+                    raise _Stop
+                due = min(int(rate * elapsed) - summary.readings, len(stream) - progress.cursor)
+                if due <= 0:
+                    time.sleep(TICK_S)
+                    continue
+                batch = stream[progress.cursor : progress.cursor + due]
+                for feed in TELEMETRY_FEEDS.values():
+                    texts = [text for _, f, text in batch if f == feed]
+                    if texts:
+                        files.append(out.date.isoformat(), feed, texts)
+                progress.cursor += len(batch)
+                summary.readings += len(batch)
+                _save_progress(folder, progress)
+            files.events(out)
+            save_state(state, folder)
+            progress.day, progress.cursor = state.day, 0
+            _save_progress(folder, progress)
+            summary.days_completed += 1
+    except (KeyboardInterrupt, _Stop):
+        _save_progress(folder, progress)
+    summary.files = files.created
+    if console is not None:
+        console.print(
+            f"live: emitted {summary.readings:,} readings in {len(files.created)} files; "
+            f"{summary.days_completed} simulated day(s) completed",
+            soft_wrap=True,
+        )
+    return summary
+
+
+class _Stop(Exception):
+    """The requested duration is over."""
