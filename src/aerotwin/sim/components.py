@@ -47,7 +47,7 @@ TYPICAL_CYCLES_PER_DAY = 3.0
 
 SPECS: dict[str, ComponentSpec] = {
     "engine": ComponentSpec(
-        "engine", "ENG", 25000, 18000, 1500, 0.7, 0.3, 0.2, 0.20,
+        "engine", "ENG", 25000, 18000, 2000, 0.7, 0.3, 0.2, 0.12,
         (
             FailureMode(
                 "hot_section_deterioration",
@@ -60,7 +60,7 @@ SPECS: dict[str, ComponentSpec] = {
         "replacement",
     ),
     "landing_gear": ComponentSpec(
-        "landing_gear", "LDG", 30000, 20000, 1100, 0.2, 0.8, 0.6, 0.25,
+        "landing_gear", "LDG", 30000, 20000, 1500, 0.2, 0.8, 0.6, 0.15,
         (
             FailureMode("brake_wear_out", {"brake_wear_pct": 1, "brake_temp_c": 1}),
             FailureMode("hydraulic_leak", {"hydraulic_pressure_psi": -1}),
@@ -70,7 +70,7 @@ SPECS: dict[str, ComponentSpec] = {
         "replacement",
     ),
     "avionics": ComponentSpec(
-        "avionics", "AVN", 40000, 40000, 1300, 0.8, 0.2, 0.1, 0.35,
+        "avionics", "AVN", 40000, 40000, 1800, 0.8, 0.2, 0.1, 0.2,
         (
             FailureMode("lru_overheating", {"lru_temp_c": 1, "power_draw_w": 1}),
             FailureMode("connector_corrosion", {"signal_integrity_pct": -1, "error_count": 1}),
@@ -80,7 +80,7 @@ SPECS: dict[str, ComponentSpec] = {
         "replacement",
     ),
     "cabin_pressurization": ComponentSpec(
-        "cabin_pressurization", "CPS", 35000, 30000, 1200, 0.3, 0.7, 0.2, 0.15,
+        "cabin_pressurization", "CPS", 35000, 30000, 1600, 0.3, 0.7, 0.2, 0.12,
         (
             FailureMode("outflow_valve_sticking", {"outflow_valve_pct": 1}),
             FailureMode("pack_degradation", {"airflow_cfm": -1, "humidity_pct": -1}),
