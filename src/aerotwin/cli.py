@@ -159,6 +159,7 @@ def evaluate_cmapss_cmd(
     register: Annotated[
         bool, typer.Option(help="register in MLflow as aerotwin-engine-rul")
     ] = True,
+    threads: Annotated[int, typer.Option(min=1, help="LightGBM threads")] = 2,
 ) -> None:
     """Train the engine RUL model (CV on training units), score the test split, log to MLflow."""
     from rich.progress import Progress
@@ -175,7 +176,7 @@ def evaluate_cmapss_cmd(
     except CmapssFormatError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    config = RulConfig(folds=folds, n_estimators=trees, coverage=coverage)
+    config = RulConfig(folds=folds, n_estimators=trees, coverage=coverage, threads=threads)
     with Progress(console=console, transient=True) as progress:
         result = train_rul(data.train, subset, config, progress=progress)
     evaluation = evaluate(result.model, data)

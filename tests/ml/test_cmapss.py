@@ -132,7 +132,7 @@ def test_cli_import_and_evaluate_on_a_slice(tmp_path: Path, slice_dir: Path) -> 
         app,
         [
             *("--data-dir", str(data_dir), "evaluate", "cmapss", str(slice_dir)),
-            *("--subset", "FD001", "--folds", "3", "--trees", "40"),
+            *("--subset", "FD001", "--folds", "3", "--trees", "40", "--threads", "1"),
         ],
     )
     assert evaluated.exit_code == 0, evaluated.output

@@ -39,6 +39,17 @@ class RulPyfunc(mlflow.pyfunc.PythonModel):
         return self.model.predict(pd.DataFrame(model_input))
 
 
+def _requirements() -> list[str]:
+    """The model's runtime packages, pinned to this environment (aerotwin holds the code).
+
+    Given explicitly because MLflow's inference imports the model in a subprocess (seconds).
+    """
+    from importlib.metadata import version
+
+    packages = ("aerotwin", "lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
+    return [f"{name}=={version(name)}" for name in packages]
+
+
 @dataclass(frozen=True)
 class Registered:
     """Where a training landed: the run, the model version and the aliases it holds."""
@@ -108,6 +119,7 @@ def log_training(
                     artifacts={"rul_model": str(path)},
                     signature=signature,
                     input_example=example,
+                    pip_requirements=_requirements(),
                 )
             if not register:
                 return Registered(run.info.run_id, 0, [])
