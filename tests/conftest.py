@@ -30,3 +30,13 @@ def small_fleet_landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Setti
 
     settings = load_settings(None, data_dir=tmp_path_factory.mktemp("small_fleet") / "data")
     return settings, simulate_small_fleet(settings)
+
+
+@pytest.fixture(scope="session")
+def spark_session():  # type: ignore[no-untyped-def]
+    """One local Spark session with Delta for the whole test run (start-up takes seconds)."""
+    from aerotwin.lakehouse.spark_engine import build_session
+
+    session = build_session("local[2]", shuffle_partitions=2)
+    yield session
+    session.stop()

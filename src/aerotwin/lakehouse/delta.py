@@ -101,6 +101,21 @@ class Lakehouse:
                 return dict(json.loads(raw))
         return None
 
+    def last_write_counts(self, name: str) -> tuple[int, int]:
+        """(rows inserted, rows updated) by the table's latest commit, from its Delta metrics.
+
+        Both writers record them: delta-rs in snake_case, Spark in camelCase.
+        """
+        metrics = self.table(name).history(1)[0].get("operationMetrics") or {}
+
+        def first(*keys: str) -> int:
+            return next((int(metrics[k]) for k in keys if metrics.get(k) is not None), 0)
+
+        inserted = first("num_target_rows_inserted", "numTargetRowsInserted")
+        if not inserted:
+            inserted = first("num_added_rows", "numOutputRows")
+        return inserted, first("num_target_rows_updated", "numTargetRowsUpdated")
+
     def write(
         self,
         name: str,

@@ -1,10 +1,13 @@
 """Bronze: incremental ingestion of landing files, like Auto Loader.
 
-The bronze table is its own checkpoint: each row carries its source file, and files and rows
-are committed together, so a crash can never record a file as ingested without its rows (or
-the reverse). A rerun ingests nothing twice; a new day's files are ingested alone. Every line
-is kept raw (`_raw`), with its file, line number, arrival day, ingestion time and batch id
-(= the Delta version that added it, which silver uses as its incremental watermark).
+The bronze table is its own checkpoint: each row carries its source file and the byte offset
+up to which that file was read, and rows and offsets are committed together, so a crash can
+never record a file as ingested without its rows (or the reverse). A rerun ingests nothing
+twice; a new day's files are ingested alone; a live file that grew is read from where the last
+run stopped. Only complete (newline-terminated) lines are read: a line still being written
+waits for the next run. Every line is kept raw (`_raw`), with its file, line number, arrival
+day, ingestion time and batch id (= the Delta version that added it, which silver uses as its
+incremental watermark).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ LINEAGE_FIELDS: list[pa.Field] = [
     pa.field("_arrival_date", pa.date32()),
     pa.field("_ingested_ts", pa.timestamp("us", tz="UTC")),
     pa.field("_batch_id", pa.int64()),
+    pa.field("_file_offset", pa.int64()),
     pa.field("_parse_ok", pa.bool_()),
 ]
 
@@ -47,17 +51,30 @@ class IngestResult:
     version: int | None
 
 
-def ingested_files(lakehouse: Lakehouse, table: str) -> set[str]:
-    """The checkpoint: landing files already in bronze table `table`."""
+@dataclass(frozen=True)
+class FileMark:
+    """How far a landing file has been ingested: its last line number and byte offset."""
+
+    line: int
+    offset: int
+
+
+def checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]:
+    """The checkpoint: for each landing file in bronze table `table`, how far it was read."""
     if not lakehouse.exists(table):
-        return set()
+        return {}
     con = duckdb.connect()
-    con.register("bronze", lakehouse.dataset(table).scanner(columns=["_source_file"]).to_reader())
-    return {row[0] for row in con.execute("SELECT DISTINCT _source_file FROM bronze").fetchall()}
+    scanner = lakehouse.dataset(table).scanner(columns=["_source_file", "_line", "_file_offset"])
+    con.register("bronze", scanner.to_reader())
+    rows = con.execute(
+        "SELECT _source_file, max(_line), max(_file_offset) FROM bronze GROUP BY 1"
+    ).fetchall()
+    con.close()
+    return {name: FileMark(int(line), int(offset)) for name, line, offset in rows}
 
 
 def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[str]:
-    """Landing files of the table's feed not yet ingested, in arrival order."""
+    """Landing files of the table's feed with lines not yet ingested, in arrival order."""
     source = _source(table)
     if source.snapshot:
         path = f"reference/{source.feed}.csv"
@@ -65,8 +82,12 @@ def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[
             return []
         meta = lakehouse.commit_metadata(table.name) or {}
         return [] if meta.get("sha256") == _sha256(landing / path) else [path]
-    done = ingested_files(lakehouse, table.name)
-    return [f for f in discover(landing, source.feed, source.format) if f not in done]
+    marks = checkpoint(lakehouse, table.name)
+    return [
+        f
+        for f in discover(landing, source.feed, source.format)
+        if f not in marks or (landing / f).stat().st_size > marks[f].offset
+    ]
 
 
 def ingest(
@@ -80,12 +101,18 @@ def ingest(
     """Append the pending files of `table`'s feed to it, one commit per chunk of files."""
     source = _source(table)
     files = pending_files(lakehouse, landing, table) if files is None else files
+    marks = {} if source.snapshot else checkpoint(lakehouse, table.name)
     rows = 0
     version = lakehouse.version(table.name)
     for chunk in _chunks(landing, files):
         batch_id = 0 if version is None else version + 1
         now = dt.datetime.now(dt.UTC)
-        parts = [_read(landing, f, source, batch_id, now) for f in chunk]
+        parts = [_read(landing, f, marks.get(f), source, batch_id, now) for f in chunk]
+        # A header-only CSV still creates the table (with its columns) the first time.
+        keep_empty = version is None
+        parts = [p for p in parts if p.num_rows or (keep_empty and p.num_columns)]
+        if not parts:
+            continue
         data = pa.concat_tables(parts, promote_options="default")
         if source.format == "jsonl":
             data = _parse_jsonl(data, source.fields)
@@ -125,7 +152,7 @@ def _chunks(landing: Path, files: list[str]) -> Iterator[list[str]]:
 
 
 def _lineage(
-    raw: pa.Array, lines: pa.Array, name: str, batch_id: int, now: dt.datetime
+    raw: pa.Array, lines: pa.Array, name: str, batch_id: int, now: dt.datetime, offset: int
 ) -> dict[str, pa.Array]:
     n = len(raw)
     return {
@@ -135,16 +162,32 @@ def _lineage(
         "_arrival_date": pa.array([arrival_date(name)] * n, pa.date32()),
         "_ingested_ts": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
         "_batch_id": pa.array([batch_id] * n, pa.int64()),
+        "_file_offset": pa.array([offset] * n, pa.int64()),
     }
 
 
 def _read(
-    landing: Path, name: str, source: LandingSource, batch_id: int, now: dt.datetime
+    landing: Path,
+    name: str,
+    mark: FileMark | None,
+    source: LandingSource,
+    batch_id: int,
+    now: dt.datetime,
 ) -> pa.Table:
-    raw, numbers = split_lines((landing / name).read_bytes())
+    """The complete lines of `name` after `mark`, with lineage (CSV: parsed against its header)."""
+    data = (landing / name).read_bytes()
+    start = mark.offset if mark else 0
+    end = data.rfind(b"\n") + 1  # an unterminated last line is still being written
+    if end <= start:
+        return pa.table({})
+    raw, numbers = split_lines(data[start:end])
+    numbers = numbers + (mark.line if mark else 0)
     if source.format == "jsonl":
-        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now))
-    return _parse_csv(raw, numbers, name, batch_id, now)
+        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now, end))
+    header = next(csv.reader([data[: data.find(b"\n")].decode()]))
+    if start == 0:
+        raw, numbers = raw[1:], numbers[1:]
+    return _parse_csv(raw, numbers, header, name, batch_id, now, end)
 
 
 def _parse_jsonl(base: pa.Table, fields: tuple[str, ...]) -> pa.Table:
@@ -170,15 +213,17 @@ def _parse_jsonl(base: pa.Table, fields: tuple[str, ...]) -> pa.Table:
 
 
 def _parse_csv(
-    raw: pa.Array, numbers: np.ndarray, name: str, batch_id: int, now: dt.datetime
+    raw: pa.Array,
+    numbers: np.ndarray,
+    columns: list[str],
+    name: str,
+    batch_id: int,
+    now: dt.datetime,
+    offset: int,
 ) -> pa.Table:
-    """Header line names the columns; each data line parsed, kept raw, flagged when malformed."""
-    texts = raw.to_pylist()
-    if not texts:
-        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now))
-    columns = next(csv.reader(texts[:1]))
-    values, ok = parse_csv_lines(texts[1:], columns)
-    data = _lineage(raw[1:], pa.array(numbers)[1:], name, batch_id, now)
+    """Data lines parsed against the file's header, kept raw, flagged when malformed."""
+    values, ok = parse_csv_lines(raw.to_pylist(), columns)
+    data = _lineage(raw, pa.array(numbers), name, batch_id, now, offset)
     data["_parse_ok"] = pa.array(ok, pa.bool_())
     for column, vals in zip(columns, values, strict=True):
         data[column] = pa.array(vals, pa.string())

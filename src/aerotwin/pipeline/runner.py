@@ -120,7 +120,11 @@ def _ingest(lakehouse: Lakehouse, settings: Settings, table: TableDef, run: Tabl
     if not files:
         run.status = "skipped"
         return
+    before = lakehouse.version(table.name)
     done = bronze.ingest(lakehouse, settings.landing_dir, table, run.run_id, files)
+    if done.version == before:
+        run.status = "skipped"  # only lines still being written, or header-only files
+        return
     run.files, run.rows_in, run.rows_out, run.table_version = (
         done.files,
         done.rows,
@@ -171,9 +175,7 @@ def _derive(
     metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions}
     _quarantine(engine, lakehouse, table, run, full_refresh)
     columns = [c for c in engine.columns(STAGE) if not c.startswith("__")]
-    engine.materialize(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
-    run.rows_out = int(engine.rows(f"SELECT count(*) FROM {OUT}")[0][0])
-    run.duplicates = run.rows_in - run.quarantined - run.rows_out
+    engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
     if table.mode == "merge" and incremental:
         run.table_version = engine.merge(
             table.name,
@@ -188,6 +190,10 @@ def _derive(
         run.table_version = engine.write(
             table.name, OUT, mode, partition_by=table.partition_by, metadata=metadata
         )
+    inserted, updated = lakehouse.last_write_counts(table.name)
+    run.rows_out = inserted + updated
+    # Rows that added no new key: removed within the batch, or replacing an earlier arrival.
+    run.duplicates = run.rows_in - run.quarantined - inserted
     for view in (DEF, STAGE, OUT, *table.inputs):
         engine.drop(view)
 

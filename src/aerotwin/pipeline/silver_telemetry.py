@@ -33,62 +33,61 @@ def _string(token: str) -> str:
     return f"CASE WHEN {token} LIKE '\"%\"' THEN substring({token}, 2, length({token}) - 2) END"
 
 
-def _is_number(token: str) -> str:
-    return f"({token} NOT LIKE '\"%' AND TRY_CAST({token} AS DOUBLE) IS NOT NULL)"
-
-
-def _number(token: str, integer: bool) -> str:
-    # Via DOUBLE first: the engines disagree on casting '12.0' straight to BIGINT.
-    value = f"TRY_CAST({token} AS DOUBLE)"
-    return f"CAST({value} AS BIGINT)" if integer else value
-
-
 def _present(token: str) -> str:
     return f"({token} IS NOT NULL AND {token} <> 'null')"
 
 
 def telemetry_sql(component_type: str) -> str:
-    """DuckDB SQL typing one bronze telemetry table and flagging what its rules need."""
+    """DuckDB SQL typing one bronze telemetry table and flagging what its rules need.
+
+    Each token is cast once (in `t`); the flags reuse the casts.
+    """
     sensors = SENSORS[component_type]
-    bronze = bronze_name(component_type)
-    typed = [
+    tokens = [*TELEMETRY_KEYS, *(s.name for s in sensors)]
+    inner = [
+        *(f"b.{t} AS __tok_{t}" for t in tokens),
         *(f"{_string('b.' + k)} AS {k}" for k in ("component_id", "aircraft_id", "flight_id")),
         f"TRY_CAST({_string('b.reading_ts')} AS TIMESTAMPTZ) AS reading_ts",
-        *(_number("b." + s.name, s.integer) + f" AS {s.name}" for s in sensors),
-    ]
-    tokens = [*TELEMETRY_KEYS, *(s.name for s in sensors)]
-    flags = [
+        *(f"TRY_CAST(b.{s.name} AS DOUBLE) AS __d_{s.name}" for s in sensors),
+        *(f"b.{c}" for c in LINEAGE),
         "b._raw AS __raw",
         "b._parse_ok AS __parse_ok",
-        f"({' AND '.join(_present('b.' + t) for t in tokens)}) AS __complete",
+    ]
+    typed_ok = [
+        *(f"__tok_{k} LIKE '\"%\"'" for k in TELEMETRY_KEYS),
+        "reading_ts IS NOT NULL",
+        *(f"(__tok_{s.name} NOT LIKE '\"%' AND __d_{s.name} IS NOT NULL)" for s in sensors),
+        *(f"__d_{s.name} = floor(__d_{s.name})" for s in sensors if s.integer),
+    ]
+    outer = [
+        *(f"t.{k}" for k in ("component_id", "aircraft_id", "flight_id", "reading_ts")),
+        # Via DOUBLE: the engines disagree on casting '12.0' straight to BIGINT.
+        *(
+            f"CAST(__d_{s.name} AS BIGINT) AS {s.name}"
+            if s.integer
+            else f"__d_{s.name} AS {s.name}"
+            for s in sensors
+        ),
+        *(f"t.{c}" for c in LINEAGE),
+        "__raw",
+        "__parse_ok",
+        f"({' AND '.join(_present('__tok_' + t) for t in tokens)}) AS __complete",
+        f"({' AND '.join(typed_ok)}) AS __typed",
         "("
-        + " AND ".join(
-            [
-                *(f"b.{k} LIKE '\"%\"'" for k in TELEMETRY_KEYS),
-                f"TRY_CAST({_string('b.reading_ts')} AS TIMESTAMPTZ) IS NOT NULL",
-                *(_is_number("b." + s.name) for s in sensors),
-                *(
-                    f"TRY_CAST(b.{s.name} AS DOUBLE) = floor(TRY_CAST(b.{s.name} AS DOUBLE))"
-                    for s in sensors
-                    if s.integer
-                ),
-            ]
-        )
-        + ") AS __typed",
-        "("
-        + " AND ".join(
-            f"TRY_CAST(b.{s.name} AS DOUBLE) BETWEEN {s.low} AND {s.high}" for s in sensors
-        )
+        + " AND ".join(f"__d_{s.name} BETWEEN {s.low} AND {s.high}" for s in sensors)
         + ") AS __in_range",
         "a.aircraft_id IS NOT NULL AS __known_aircraft",
         "c.component_id IS NOT NULL AS __known_component",
     ]
-    select = ",\n       ".join([*typed, *(f"b.{c}" for c in LINEAGE), *flags])
-    return f"""SELECT {select}
-FROM {bronze} AS b
-LEFT JOIN aircraft AS a ON a.aircraft_id = {_string("b.aircraft_id")}
+    return f"""WITH t AS (
+  SELECT {", ".join(inner)}
+  FROM {bronze_name(component_type)} AS b
+)
+SELECT {", ".join(outer)}
+FROM t
+LEFT JOIN aircraft AS a ON a.aircraft_id = t.aircraft_id
 LEFT JOIN components AS c
-  ON c.component_id = {_string("b.component_id")} AND c.component_type = '{component_type}'"""
+  ON c.component_id = t.component_id AND c.component_type = '{component_type}'"""
 
 
 def telemetry_expectations() -> tuple[Expectation, ...]:

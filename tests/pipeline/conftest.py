@@ -1,0 +1,38 @@
+"""Pipeline fixtures: a small simulated landing zone rich in bad records, and one run over it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aerotwin.config import Settings, load_settings
+from aerotwin.pipeline.runner import RunResult, run_pipeline
+from aerotwin.testing import simulate_small_fleet
+
+# 5 aircraft x 10 days; 10 % bad records so that every kind shows up on a small fleet.
+AIRCRAFT, DAYS, BAD_RATE, SEED = 5, 10, 0.1, 2
+
+
+@pytest.fixture(scope="session")
+def bad_landing(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Read-only landing zone; copy it (`copy_landing`) before running a pipeline on it."""
+    settings = load_settings(None, data_dir=tmp_path_factory.mktemp("bad_landing") / "data")
+    simulate_small_fleet(settings, AIRCRAFT, DAYS, SEED, BAD_RATE)
+    return settings
+
+
+def copy_landing(source: Settings, data_dir: Path) -> Settings:
+    """Settings over a private copy of `source`'s landing zone (no lakehouse yet)."""
+    shutil.copytree(source.landing_dir, data_dir / "landing")
+    return load_settings(None, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def first_run(
+    bad_landing: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, RunResult]:
+    """The DuckDB pipeline run once over a copy of `bad_landing`; treat as read-only."""
+    settings = copy_landing(bad_landing, tmp_path_factory.mktemp("first_run") / "data")
+    return settings, run_pipeline(settings)
