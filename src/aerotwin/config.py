@@ -86,7 +86,9 @@ class MlSettings(_Section):
     holdout_time_share: float = Field(
         0.4, gt=0, lt=1, description="share of the latest days held out; training stops before"
     )
-    num_threads: int = Field(2, ge=1, description="LightGBM / scikit-learn threads")
+    num_threads: int = Field(
+        1, ge=1, description="LightGBM / scikit-learn threads (OpenMP spins on a busy machine)"
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,65 @@
+"""Model monitoring: predictions joined to what happened afterwards, metrics over time.
+
+A prediction made from features at feature_ts matures once its horizon has passed (or its
+component failed); only matured predictions count, so recent ones never look like misses.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from aerotwin.ml.labels import label_snapshots
+
+PERFORMANCE_COLUMNS = [
+    "component_type",
+    "model_version",
+    "period_start",
+    "predictions",
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "precision",
+    "recall",
+    "f1",
+]
+
+
+def outcomes(
+    predictions: pd.DataFrame, failures: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Matured predictions with `actual` (failed within their horizon after feature_ts)."""
+    frame = predictions.rename(columns={"feature_ts": "snapshot_ts"})
+    parts = []
+    for horizon, group in frame.groupby("horizon_days"):
+        parts.append(label_snapshots(group, failures, int(horizon)))
+    if not parts:
+        return frame.assign(actual=pd.Series(dtype="int8"))
+    labelled = pd.concat(parts, ignore_index=True)
+    end = labelled["snapshot_ts"] + pd.to_timedelta(labelled["horizon_days"], unit="D")
+    matured = (end <= as_of) | (labelled["label"] == 1)
+    out = labelled[matured].rename(columns={"label": "actual", "snapshot_ts": "feature_ts"})
+    return out.reset_index(drop=True)
+
+
+def performance_over_time(matured: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
+    """Confusion counts, precision, recall and F1 per component type, model and period."""
+    if matured.empty:
+        return pd.DataFrame(columns=PERFORMANCE_COLUMNS)
+    frame = matured.assign(
+        period_start=matured["feature_ts"].dt.tz_localize(None).dt.to_period(freq).dt.start_time,
+        pred=matured["predicted_alert"].astype(bool),
+        act=matured["actual"].astype(bool),
+    )
+    frame["tp"] = frame["pred"] & frame["act"]
+    frame["fp"] = frame["pred"] & ~frame["act"]
+    frame["fn"] = ~frame["pred"] & frame["act"]
+    frame["tn"] = ~frame["pred"] & ~frame["act"]
+    keys = ["component_type", "model_version", "period_start"]
+    out = frame.groupby(keys)[["tp", "fp", "fn", "tn"]].sum().astype("int64").reset_index()
+    out["predictions"] = out[["tp", "fp", "fn", "tn"]].sum(axis=1)
+    out["precision"] = out["tp"] / (out["tp"] + out["fp"]).where(lambda s: s > 0)
+    out["recall"] = out["tp"] / (out["tp"] + out["fn"]).where(lambda s: s > 0)
+    out["f1"] = 2 * out["precision"] * out["recall"] / (out["precision"] + out["recall"])
+    out["period_start"] = out["period_start"].dt.tz_localize("UTC")
+    return out[PERFORMANCE_COLUMNS]

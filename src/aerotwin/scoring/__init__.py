@@ -1,0 +1,1 @@
+"""Scoring with the champion risk models: batch (aerotwin score) and what-if."""

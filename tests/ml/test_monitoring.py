@@ -1,0 +1,34 @@
+"""Predictions joined to later failures: only matured predictions count."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from aerotwin.ml.monitoring import outcomes, performance_over_time
+
+T0 = pd.Timestamp("2026-03-02", tz="UTC")  # a Monday
+
+
+def test_confusion_counts_per_week_from_matured_predictions() -> None:
+    day = pd.Timedelta(days=1)
+    predictions = pd.DataFrame(
+        {
+            "component_id": ["C1", "C2", "C3", "C4", "C5"],
+            "component_type": "engine",
+            "model_version": 3,
+            "feature_ts": [T0, T0, T0 + day, T0 + 2 * day, T0 + 20 * day],
+            "horizon_days": 14,
+            "predicted_alert": [True, True, False, False, False],
+        }
+    )
+    failures = pd.DataFrame(
+        {"component_id": ["C1", "C3"], "failure_ts": [T0 + 5 * day, T0 + 30 * day]}
+    )
+    matured = outcomes(predictions, failures, as_of=T0 + 25 * day)
+    # C5's horizon has not passed and it did not fail: not judged yet.
+    assert sorted(matured["component_id"]) == ["C1", "C2", "C3", "C4"]
+    perf = performance_over_time(matured)
+    row = perf.iloc[0]
+    assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (1, 1, 0, 2)
+    assert row["precision"] == 0.5 and row["recall"] == 1.0
+    assert row["period_start"] == T0

@@ -1,0 +1,71 @@
+"""The risk classifier: beats the rule baseline on held-out aircraft; threshold for recall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aerotwin.ml.baseline import baseline_pr_auc, status_scores
+from aerotwin.ml.dataset import build_dataset, split_dataset
+from aerotwin.ml.synthetic import synthetic_fleet
+from aerotwin.ml.training import (
+    TrainingDataError,
+    choose_threshold,
+    evaluate,
+    train_risk_model,
+)
+
+
+@pytest.fixture(scope="module")
+def split():
+    fleet = synthetic_fleet("engine", aircraft=30, days=240, seed=11)
+    data = build_dataset(fleet.features, fleet.failures, 14, fleet.health)
+    return split_dataset(data, 14, 0.4, 0.4)
+
+
+def test_model_beats_rule_baseline_on_held_out_aircraft(split) -> None:
+    result = train_risk_model("engine", split, 14, target_recall=0.8, tuning_seconds=0)
+    holdout = evaluate(split.holdout, result.model.risk(split.holdout), result.model.threshold)
+    baseline = baseline_pr_auc(split.holdout)
+    assert split.holdout["label"].sum() > 10
+    assert holdout["pr_auc"] > baseline + 0.05
+    assert holdout["roc_auc"] > 0.7
+    out = result.model.predict(split.holdout.head(20))
+    assert list(out.columns) == ["risk_score", "predicted_alert", "anomaly_score"]
+    assert ((out["risk_score"] >= 0) & (out["risk_score"] <= 1)).all()
+    assert set(result.model.reference) == set(split.features)
+
+
+def test_threshold_reaches_target_recall_on_validation(split) -> None:
+    result = train_risk_model("engine", split, 14, target_recall=0.8, tuning_seconds=0)
+    assert result.validation_metrics["recall"] >= 0.8
+    strict = train_risk_model("engine", split, 14, target_recall=0.3, tuning_seconds=0)
+    assert strict.model.threshold > result.model.threshold
+
+
+def test_optuna_runs_the_allowed_trials_within_budget(split) -> None:
+    result = train_risk_model("engine", split, 14, tuning_seconds=20, tuning_trials=3)
+    assert result.trials == 3
+    assert {"learning_rate", "num_leaves", "num_boost_round"} <= set(result.params)
+
+
+def test_choose_threshold_is_highest_with_enough_recall() -> None:
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    assert choose_threshold(labels, scores, 2 / 3) == pytest.approx(0.6)
+    assert choose_threshold(labels, scores, 1.0) == pytest.approx(0.3)
+
+
+def test_no_failures_in_training_is_a_clear_error(split) -> None:
+    empty = type(split)(
+        split.train.assign(label=0), split.validation, split.holdout, split.cutoff, split.features
+    )
+    with pytest.raises(TrainingDataError, match="no failure within 14 days"):
+        train_risk_model("engine", empty, 14)
+
+
+def test_status_scores_order_critical_over_warning() -> None:
+    import pandas as pd
+
+    scores = status_scores(pd.Series(["Nominal", "Critical", "Warning", None]))
+    assert scores.tolist() == [0.0, 2.0, 1.0, 0.0]
