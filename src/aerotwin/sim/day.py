@@ -91,7 +91,7 @@ def simulate_day(state: FleetState, ctx: DayContext) -> DayOutput:
     last_arrival = _last_arrival(flights, n_air)
     log = maintenance.EventLog()
     failures = _failures(state, ctx, day, sudden, last_arrival, flights, flight_ids, log, rng)
-    maintenance.line_findings(state, day, log, rng)
+    maintenance.line_findings(state, day, last_arrival, log, rng)
     maintenance.scheduled_checks(state, in_check, reasons, day, log, rng)
     a = state.aircraft
     a.hours_since_check = a.hours_since_check + hours

@@ -92,14 +92,24 @@ def corrective(state: FleetState, comp: int, seconds: int, trigger: str, day: dt
         repair(state, np.array([comp]), rng)
 
 
-def line_findings(state: FleetState, day: dt.date, log: EventLog, rng: np.random.Generator) -> None:
-    """Defects spotted between checks (walk-arounds, crew reports), more likely when obvious."""
+def line_findings(
+    state: FleetState,
+    day: dt.date,
+    last_arrival_s: np.ndarray,
+    log: EventLog,
+    rng: np.random.Generator,
+) -> None:
+    """Defects spotted after the day's flying (walk-arounds, crew reports), likelier when obvious.
+
+    `last_arrival_s` is each aircraft's last arrival of the day (seconds after midnight).
+    """
     c = state.components
     signature = precursor(c.health, np.ones(len(c.ids)))
     found = np.flatnonzero(rng.random(len(c.ids)) < LINE_FINDING_RATE * signature)
-    seconds = rng.integers(20 * 3600, 23 * 3600, len(found))
-    for comp, s in zip(found, seconds, strict=True):
-        corrective(state, int(comp), int(s), "finding", day, log, rng)
+    delay = rng.integers(1800, 3 * 3600, len(found))
+    for comp, wait in zip(found, delay, strict=True):
+        seconds = min(int(last_arrival_s[c.aircraft[comp]] + wait), 24 * 3600 - 1)
+        corrective(state, int(comp), seconds, "finding", day, log, rng)
 
 
 def scheduled_checks(state: FleetState, in_check: np.ndarray, reasons: list[str], day: dt.date,

@@ -83,7 +83,7 @@ def _nominal(component_type: str, c: Conditions, rng: np.random.Generator) -> di
         return {
             "power_draw_w": 1400 + 3.0 * dt + 300 * size,
             "bus_voltage_v": np.full(n, 28.0),
-            "signal_integrity_pct": 99.0 - 0.01 * c.humidity_pct,
+            "signal_integrity_pct": 97.0 - 0.01 * c.humidity_pct,
             "error_count": 2 + 0.02 * c.humidity_pct,
             "lru_temp_c": 40 + 0.5 * dt,
         }
