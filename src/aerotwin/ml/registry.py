@@ -26,7 +26,7 @@ from sklearn.metrics import average_precision_score
 
 from aerotwin.config import Settings
 from aerotwin.ml.dataset import Split
-from aerotwin.ml.model import RiskModel, RiskPyfunc
+from aerotwin.ml.model import RiskModel, RiskPyfunc, pip_requirements
 from aerotwin.ml.training import TrainResult, evaluate
 
 CHAMPION = "champion"
@@ -143,6 +143,7 @@ def log_training(
                 artifacts={"risk_model": str(path)},
                 signature=infer_signature(example, model.predict(example)),
                 input_example=example,
+                pip_requirements=pip_requirements(),
             )
     version = int(mlflow.register_model(info.model_uri, name).version)
     client.set_model_version_tag(name, str(version), "threshold", f"{model.threshold:.6f}")
@@ -309,6 +310,9 @@ def list_versions(client: MlflowClient) -> list[VersionInfo]:
     for registered in client.search_registered_models():
         if not (registered.name.startswith("aerotwin-") and registered.name.endswith("-risk")):
             continue
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (registered.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
         for mv in client.search_model_versions(f"name = '{registered.name}'"):
             metric = None
             if mv.run_id:
@@ -317,7 +321,7 @@ def list_versions(client: MlflowClient) -> list[VersionInfo]:
                 VersionInfo(
                     mv.name,
                     int(mv.version),
-                    tuple(sorted(mv.aliases)),
+                    tuple(sorted(aliases.get(str(mv.version), []))),
                     metric,
                     mv.tags.get("promotion_decision"),
                     int(mv.creation_timestamp),

@@ -1,0 +1,125 @@
+"""Batch scoring with the champions: result tables, alias moves, failures write nothing."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from aerotwin.config import load_settings, with_section
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.ml.registry import model_name, promote
+from aerotwin.ml.synthetic import synthetic_fleet
+from aerotwin.ml.tracking import mlflow_session
+from aerotwin.ml.train_job import read_table, train_all
+from aerotwin.scoring.batch import (
+    AIRCRAFT_ALERTS,
+    COMPONENT_ALERTS,
+    FEATURE_DRIFT,
+    PREDICTIONS,
+    TWIN_VIEW,
+    ScoringError,
+    score,
+)
+
+pytestmark = pytest.mark.slow
+OUTPUTS = (COMPONENT_ALERTS, AIRCRAFT_ALERTS, PREDICTIONS, FEATURE_DRIFT, TWIN_VIEW)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A lakehouse with engine features, failures and health, and two trained versions."""
+    data_dir = tmp_path_factory.mktemp("scoring") / "data"
+    settings = with_section(load_settings(None, data_dir=data_dir), "ml", tuning_seconds=0)
+    fleet = synthetic_fleet("engine", aircraft=20, days=200, seed=9)
+    lake = Lakehouse.from_settings(settings)
+    lake.write("features_engine", pa.Table.from_pandas(fleet.features), "overwrite")
+    lake.write("failures", pa.Table.from_pandas(fleet.failures), "overwrite")
+    lake.write("component_health_engine", pa.Table.from_pandas(fleet.health), "overwrite")
+    components = fleet.features["component_id"].unique()
+    view = pa.table(
+        {
+            "component_id": pa.array(components, pa.string()),
+            "risk_score": pa.nulls(len(components), pa.float64()),
+            "predicted_alert": pa.nulls(len(components), pa.bool_()),
+            "model_name": pa.nulls(len(components), pa.string()),
+            "model_version": pa.nulls(len(components), pa.string()),
+        }
+    )
+    lake.write(TWIN_VIEW, view, "overwrite")
+    reports = train_all(settings, ["engine"]) + train_all(settings, ["engine"])
+    return settings, lake, reports, len(components)
+
+
+def _versions(lake: Lakehouse) -> dict[str, int | None]:
+    return {name: lake.version(name) for name in OUTPUTS}
+
+
+def test_training_from_lakehouse_beats_baseline_and_first_is_champion(trained) -> None:
+    _, _, reports, _ = trained
+    first, second = reports
+    assert first.decision.promoted and not second.decision.promoted
+    assert first.holdout["pr_auc"] > first.baseline_pr_auc
+
+
+def test_scoring_writes_tables_and_follows_the_alias(trained) -> None:
+    settings, lake, reports, n_components = trained
+    result = score(settings)
+    comp = read_table(settings, COMPONENT_ALERTS)
+    assert len(comp) == n_components
+    assert set(comp["model_version"]) == {reports[0].version}
+    assert comp["risk_score"].between(0, 1).all() and comp["anomaly_score"].notna().all()
+    aircraft = read_table(settings, AIRCRAFT_ALERTS)
+    assert aircraft["aircraft_id"].nunique() == len(aircraft) == 20
+    assert (aircraft["max_risk_score"] >= 0).all()
+    view = read_table(settings, TWIN_VIEW).set_index("component_id")
+    assert view["risk_score"].notna().all()
+    assert set(view["model_version"]) == {str(reports[0].version)}
+    drift = read_table(settings, FEATURE_DRIFT)
+    assert set(drift["feature"]) == set(result.drift["feature"]) and len(drift) > 10
+
+    with mlflow_session(settings) as client:
+        promote(settings, client, "engine", reports[1].version)
+    score(settings)
+    latest = read_table(settings, PREDICTIONS)
+    newest = latest[latest["scored_ts"] == latest["scored_ts"].max()]
+    assert set(newest["model_version"]) == {reports[1].version}
+    assert len(latest) == 2 * n_components
+
+
+def test_missing_champion_fails_clearly_and_writes_nothing(trained) -> None:
+    settings, lake, reports, _ = trained
+    score(settings)
+    before = _versions(lake)
+    name = model_name("engine")
+    with mlflow_session(settings) as client:
+        client.delete_registered_model_alias(name, "champion")
+    try:
+        with pytest.raises(ScoringError, match=r"no champion model models:/aerotwin-engine-risk"):
+            score(settings)
+        assert _versions(lake) == before
+    finally:
+        with mlflow_session(settings) as client:
+            client.set_registered_model_alias(name, "champion", str(reports[0].version))
+
+
+def test_corrupt_champion_fails_clearly_and_writes_nothing(trained) -> None:
+    settings, lake, _, _ = trained
+    score(settings)
+    before = _versions(lake)
+    pickles = list(settings.mlflow_artifact_root.rglob("risk_model.pkl"))
+    assert pickles
+    saved = {p: p.read_bytes() for p in pickles}
+    try:
+        for p in pickles:
+            p.write_bytes(b"not a model")
+        with pytest.raises(ScoringError, match=r"cannot load models:/aerotwin-engine-risk@champion"):
+            score(settings)
+        assert _versions(lake) == before
+    finally:
+        for p, content in saved.items():
+            p.write_bytes(content)
+
+
+def test_no_feature_tables_is_a_clear_error(settings) -> None:
+    with pytest.raises(ScoringError, match="no feature tables"):
+        score(settings)
