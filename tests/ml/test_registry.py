@@ -35,9 +35,7 @@ def _scrambled(split: Split, seed: int) -> Split:
 
 
 def test_better_promoted_worse_kept_and_rollback_restores(tmp_path) -> None:
-    settings = with_section(
-        load_settings(None, data_dir=tmp_path / "data"), "ml", tuning_seconds=0
-    )
+    settings = with_section(load_settings(None, data_dir=tmp_path / "data"), "ml", tuning_seconds=0)
     fleet = synthetic_fleet("engine", aircraft=24, days=200, seed=5)
     split = split_dataset(build_dataset(fleet.features, fleet.failures, 14, fleet.health), 14)
     name = model_name("engine")
@@ -48,16 +46,16 @@ def test_better_promoted_worse_kept_and_rollback_restores(tmp_path) -> None:
             _, version, _ = log_training(settings, client, result, split, float("nan"))
             # Always judged on the real (unscrambled) holdout: the same fresh data for both.
             decision = decide(settings, client, result.model, version, split.holdout)
-            return version, decision, client
+            return version, decision
 
-    weak, first, _ = train_and_decide(_scrambled(split, 1))
+    weak, first = train_and_decide(_scrambled(split, 1))
     assert first.promoted and first.reason == "no champion yet"
 
-    strong, second, client = train_and_decide(split)
+    strong, second = train_and_decide(split)
     assert second.promoted and second.previous_champion == weak
     assert second.challenger_pr_auc > second.champion_pr_auc + settings.ml.promotion_margin
 
-    worse, third, client = train_and_decide(_scrambled(split, 2))
+    worse, third = train_and_decide(_scrambled(split, 2))
     assert not third.promoted
     assert third.champion_pr_auc > third.challenger_pr_auc
     with mlflow_session(settings) as client:

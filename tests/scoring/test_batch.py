@@ -62,7 +62,7 @@ def test_training_from_lakehouse_beats_baseline_and_first_is_champion(trained) -
 
 
 def test_scoring_writes_tables_and_follows_the_alias(trained) -> None:
-    settings, lake, reports, n_components = trained
+    settings, _, reports, n_components = trained
     result = score(settings)
     comp = read_table(settings, COMPONENT_ALERTS)
     assert len(comp) == n_components
@@ -112,7 +112,8 @@ def test_corrupt_champion_fails_clearly_and_writes_nothing(trained) -> None:
     try:
         for p in pickles:
             p.write_bytes(b"not a model")
-        with pytest.raises(ScoringError, match=r"cannot load models:/aerotwin-engine-risk@champion"):
+        expected = r"cannot load models:/aerotwin-engine-risk@champion"
+        with pytest.raises(ScoringError, match=expected):
             score(settings)
         assert _versions(lake) == before
     finally:
