@@ -42,9 +42,11 @@ class Line:
 
 @dataclass(frozen=True)
 class Injected:
-    """A day's lines in file order, and late lines keyed by how many days late they arrive."""
+    """A day's lines in file order, the tags of the bad ones by 0-based position, and the late
+    lines with how many days late they arrive."""
 
-    lines: list[Line]
+    lines: list[str]
+    tags: dict[int, Tag]
     late: list[tuple[int, Line]]
 
 
@@ -102,10 +104,10 @@ def inject(
     n = len(texts)
     n_bad = int(rng.binomial(n, rate)) if n and rate > 0 else 0
     if n_bad == 0:
-        return Injected([Line(t) for t in texts], [])
+        return Injected(texts, {}, [])
     rows = np.sort(rng.choice(n, size=n_bad, replace=False))
     kinds = [BAD_RECORD_KINDS[int(k)] for k in rng.integers(len(BAD_RECORD_KINDS), size=n_bad)]
-    entries: list[Line | None] = [Line(t) for t in texts]
+    entries: dict[int, Line | None] = {}  # replaced (Line) or removed (None) original lines
     before: dict[int, list[Line]] = {}  # lines to insert before original position i
     late: list[tuple[int, Line]] = []
     first_at = np.searchsorted(seconds, seconds, side="left")  # first line with the same time
@@ -136,10 +138,33 @@ def inject(
             entries[row] = None
             at = int(rng.integers(0, first_at[row]))
             before.setdefault(at, []).append(Line(texts[row], Tag(kind, "", cid, ts)))
-    lines: list[Line] = []
-    for i, entry in enumerate(entries):
-        lines.extend(before.get(i, ()))
-        if entry is not None:
-            lines.append(entry)
-    lines.extend(before.get(n, ()))
-    return Injected(lines, late)
+    return _assemble(texts, entries, before, late)
+
+
+def _assemble(
+    texts: list[str],
+    entries: dict[int, Line | None],
+    before: dict[int, list[Line]],
+    late: list[tuple[int, Line]],
+) -> Injected:
+    """Clean runs of lines are copied as slices; only the touched positions are handled."""
+    lines: list[str] = []
+    tags: dict[int, Tag] = {}
+
+    def emit(line: Line) -> None:
+        if line.tag is not None:
+            tags[len(lines)] = line.tag
+        lines.append(line.text)
+
+    start = 0
+    for i in sorted(set(entries) | set(before)):
+        lines.extend(texts[start:i])
+        for line in before.get(i, ()):
+            emit(line)
+        if i < len(texts):
+            entry = entries.get(i, Line(texts[i]))
+            if entry is not None:
+                emit(entry)
+        start = i + 1
+    lines.extend(texts[start:])
+    return Injected(lines, tags, late)

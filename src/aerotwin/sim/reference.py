@@ -69,7 +69,9 @@ def great_circle_nm(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_NM * math.asin(math.sqrt(a))
 
 
-def _read(name: str, reference_dir: Path | None, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read(
+    name: str, reference_dir: Path | None, columns: dict[str, type[pl.DataType]]
+) -> pl.DataFrame:
     custom = reference_dir / name if reference_dir else None
     if custom is not None and custom.exists():
         source, text = str(custom), custom.read_text()

@@ -115,8 +115,8 @@ def readings(
     n = len(signature)
     for m, failure_mode in enumerate(SPECS[component_type].modes):
         active = signature * (mode == m)
-        for sensor, direction in failure_mode.signature.items():
-            values[sensor] = values[sensor] + direction * SHIFT[sensor] * active
+        for name, direction in failure_mode.signature.items():
+            values[name] = values[name] + direction * SHIFT[name] * active
     out: dict[str, np.ndarray] = {}
     # Derived sensors last: cabin pressure follows cabin altitude, strain follows stress.
     derived = ("cabin_pressure_psi", "strain_microstrain")

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from aerotwin.schemas import BAD_RECORD_KINDS, COMPONENT_TYPES, EVENT_FEEDS, TELEMETRY_FEEDS
-from aerotwin.sim.badrecords import Line, inject
+from aerotwin.sim.badrecords import Line, Tag, inject
 
 PART = "part-00000"
 MANIFEST_DIR = "_manifest"
@@ -63,7 +63,12 @@ class LandingWriter:
             for days, line in result.late:
                 self.pending[day + dt.timedelta(days=days)][feed].append(line)
             # Late lines arrive after the day's own lines.
-            self._write_lines(feed, day, result.lines + due.get(feed, []))
+            arriving = due.get(feed, [])
+            tags = dict(result.tags)
+            for offset, line in enumerate(arriving, start=len(result.lines)):
+                if line.tag is not None:
+                    tags[offset] = line.tag
+            self._write_lines(feed, day, result.lines + [x.text for x in arriving], tags)
         for feed in EVENT_FEEDS:
             self._write_csv(feed, day, events[feed])
 
@@ -71,7 +76,8 @@ class LandingWriter:
         """Flush late lines due after the last day and write the manifest; returns its folder."""
         for day in sorted(self.pending):
             for feed, lines in sorted(self.pending[day].items()):
-                self._write_lines(feed, day, lines)
+                tags = {i: x.tag for i, x in enumerate(lines) if x.tag is not None}
+                self._write_lines(feed, day, [x.text for x in lines], tags)
         self.pending.clear()
         folder = self.landing / MANIFEST_DIR
         folder.mkdir(parents=True, exist_ok=True)
@@ -79,8 +85,8 @@ class LandingWriter:
         frame = pl.DataFrame(self.bad_rows, schema=schema, orient="row")
         frame.write_csv(folder / BAD_RECORDS_CSV)
         counts = {feed: dict.fromkeys(BAD_RECORD_KINDS, 0) for feed in TELEMETRY_FEEDS.values()}
-        for feed, _, _, kind, *_ in self.bad_rows:
-            counts[str(feed)][str(kind)] += 1
+        for row in self.bad_rows:
+            counts[str(row[0])][str(row[3])] += 1
         totals = {k: sum(c[k] for c in counts.values()) for k in BAD_RECORD_KINDS}
         manifest = {
             "generator": "aerotwin simulate",
@@ -95,23 +101,21 @@ class LandingWriter:
         (folder / MANIFEST_JSON).write_text(text + "\n")
         return folder
 
-    def _write_lines(self, feed: str, day: dt.date, lines: list[Line]) -> None:
+    def _write_lines(self, feed: str, day: dt.date, lines: list[str], tags: dict[int, Tag]) -> None:
         if not lines:
             return
         relative = f"{partition(feed, day)}/{PART}.jsonl"
         path = self.landing / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(line.text for line in lines) + "\n")
+        path.write_text("\n".join(lines) + "\n")
         self.rows[feed] += len(lines)
         self.files[feed] += 1
-        for number, line in enumerate(lines, start=1):
-            if line.tag is not None:
-                t = line.tag
-                key = t.key if t.kind in ("exact_duplicate", "near_duplicate") else None
-                field = t.field or None
-                self.bad_rows.append(
-                    (feed, relative, number, t.kind, field, t.component_id, t.reading_ts, key)
-                )
+        for index, t in sorted(tags.items()):
+            key = t.key if t.kind in ("exact_duplicate", "near_duplicate") else None
+            field = t.field or None
+            self.bad_rows.append(
+                (feed, relative, index + 1, t.kind, field, t.component_id, t.reading_ts, key)
+            )
 
     def _write_csv(self, feed: str, day: dt.date, frame: pl.DataFrame) -> None:
         path = self.landing / partition(feed, day) / f"{PART}.csv"

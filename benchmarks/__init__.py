@@ -1,0 +1,1 @@
+"""Reproducible performance and accuracy runs; results go into docs/benchmarks.md."""
