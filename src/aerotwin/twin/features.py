@@ -1,0 +1,171 @@
+"""Feature tables: one row per reading, every feature computed as of that reading's time.
+
+Engine-neutral DuckDB SQL (SQLGlot transpiles it for Spark). Point-in-time correctness comes
+from the shape of the query, not from care at each column: readings, the aircraft's flights
+(at arrival) and the component's maintenance events (when the work finished) are put in one
+time-ordered stream per component, and every feature is a window over that stream that ends
+at the current row (`RANGE ... PRECEDING AND CURRENT ROW`). Nothing after t can reach row t.
+As-of lookups ("cycles at the last maintenance") use the same windows instead of ASOF JOIN,
+which Spark does not have: cumulative usage only grows, so its value at the latest event
+before t is the max over the events before t.
+"""
+
+from __future__ import annotations
+
+from aerotwin.schemas import TELEMETRY_FEEDS, sensor_names
+
+WINDOWS = {"7d": "INTERVAL 7 DAYS", "30d": "INTERVAL 30 DAYS"}
+USAGE_COLUMNS = (
+    "component_age_hours",
+    "cycles_since_maint",
+    "days_since_maint",
+    "flight_hours_7d",
+    "flight_hours_30d",
+    "cycles_7d",
+    "cycles_30d",
+    "turbulence_7d",
+    "turbulence_30d",
+    "storm_flights_30d",
+    "avg_wind_kt_7d",
+)
+INPUTS = ("components", "flights", "maintenance_events", "weather")
+
+
+def feature_table(component_type: str) -> str:
+    """Name of the gold feature table of one component type (agreed with the ML issue)."""
+    return f"features_{component_type}"
+
+
+def telemetry_table(component_type: str) -> str:
+    """Name of the silver telemetry table the features are computed from."""
+    return TELEMETRY_FEEDS[component_type]
+
+
+def feature_inputs(component_type: str) -> tuple[str, ...]:
+    """The tables the feature SQL reads."""
+    return (telemetry_table(component_type), *INPUTS)
+
+
+def sensor_feature_columns(sensor: str) -> tuple[str, ...]:
+    """The rolling features of one sensor, in table order."""
+    return (
+        f"avg_{sensor}_7d",
+        f"avg_{sensor}_30d",
+        f"dev_{sensor}_7d",
+        f"trend_{sensor}_7d",
+    )
+
+
+def feature_columns(component_type: str) -> tuple[str, ...]:
+    """Every column of a feature table, in order."""
+    sensors = sensor_names(component_type)
+    rolling = tuple(c for s in sensors for c in sensor_feature_columns(s))
+    keys = ("component_id", "aircraft_id", "component_type", "flight_id", "reading_ts")
+    return (*keys, *sensors, *rolling, *USAGE_COLUMNS)
+
+
+def _frame(component: str, span: str | None) -> str:
+    start = f"{span} PRECEDING" if span else "UNBOUNDED PRECEDING"
+    return f"OVER (PARTITION BY {component} ORDER BY ts RANGE BETWEEN {start} AND CURRENT ROW)"
+
+
+def _days(later: str, earlier: str) -> str:
+    """Fractional days between two timestamps, portable (epoch seconds on both engines)."""
+    return f"(epoch({later}) - epoch({earlier})) / 86400.0"
+
+
+def features_sql(component_type: str) -> str:
+    """DuckDB SQL of one feature table over its telemetry, flights, maintenance and weather."""
+    sensors = sensor_names(component_type)
+    telemetry = telemetry_table(component_type)
+    null_sensors = ", ".join(f"CAST(NULL AS DOUBLE) AS {s}" for s in sensors)
+    reading_sensors = ", ".join(f"CAST(t.{s} AS DOUBLE) AS {s}" for s in sensors)
+    all_, w7, w30 = (
+        _frame("component_id", None),
+        _frame("component_id", WINDOWS["7d"]),
+        _frame("component_id", WINDOWS["30d"]),
+    )
+    rolling = []
+    for s in sensors:
+        rolling += [
+            f"avg({s}) {w7} AS avg_{s}_7d",
+            f"avg({s}) {w30} AS avg_{s}_30d",
+            f"regr_slope({s}, epoch(ts) / 86400.0) {w7} AS trend_{s}_7d",
+        ]
+    rolling_out = []
+    for s in sensors:
+        rolling_out += [
+            f"s.avg_{s}_7d",
+            f"s.avg_{s}_30d",
+            f"s.avg_{s}_7d - s.avg_{s}_30d AS dev_{s}_7d",
+            f"s.trend_{s}_7d",
+        ]
+    flight_nulls = (
+        "CAST(NULL AS DOUBLE) AS block_hours, CAST(NULL AS DOUBLE) AS cycles, "
+        "CAST(NULL AS DOUBLE) AS turbulence, CAST(NULL AS DOUBLE) AS storm, "
+        "CAST(NULL AS DOUBLE) AS wind_kt"
+    )
+    return f"""WITH comp AS (
+  SELECT component_id, aircraft_id, install_date, hours_since_new, cycles_since_new
+  FROM components WHERE component_type = '{component_type}'
+),
+stream AS (
+  SELECT t.component_id, t.flight_id, t.reading_ts AS ts, 0 AS kind,
+         CAST(NULL AS VARCHAR) AS event_type,
+         {reading_sensors}, {flight_nulls}
+  FROM {telemetry} AS t JOIN comp AS c ON c.component_id = t.component_id
+  UNION ALL
+  SELECT c.component_id, f.flight_id, f.arrival_ts AS ts, 1 AS kind,
+         CAST(NULL AS VARCHAR) AS event_type,
+         {null_sensors},
+         CAST(f.block_hours AS DOUBLE) AS block_hours, CAST(f.cycles AS DOUBLE) AS cycles,
+         CAST(f.turbulence_experienced AS DOUBLE) AS turbulence,
+         CASE WHEN w.storm THEN 1.0 ELSE 0.0 END AS storm, CAST(w.wind_kt AS DOUBLE) AS wind_kt
+  FROM flights AS f JOIN comp AS c ON c.aircraft_id = f.aircraft_id
+  LEFT JOIN weather AS w ON w.airport_code = f.origin AND w.weather_date = f.flight_date
+  WHERE f.arrival_ts IS NOT NULL
+  UNION ALL
+  SELECT m.component_id, CAST(NULL AS VARCHAR) AS flight_id, m.event_ts AS ts,
+         2 AS kind, m.event_type,
+         {null_sensors}, {flight_nulls}
+  FROM maintenance_events AS m JOIN comp AS c ON c.component_id = m.component_id
+  WHERE m.event_ts IS NOT NULL
+),
+cum AS (
+  SELECT stream.*,
+         coalesce(sum(block_hours) {all_}, 0) AS cum_hours,
+         coalesce(sum(cycles) {all_}, 0) AS cum_cycles
+  FROM stream
+),
+s AS (
+  SELECT cum.*,
+         max(CASE WHEN kind = 2 THEN ts END) {all_} AS last_maint_ts,
+         max(CASE WHEN kind = 2 THEN cum_cycles END) {all_} AS cycles_at_maint,
+         max(CASE WHEN kind = 2 AND event_type = 'replacement' THEN cum_hours END) {all_}
+           AS hours_at_replacement,
+         coalesce(sum(block_hours) {w7}, 0) AS flight_hours_7d,
+         coalesce(sum(block_hours) {w30}, 0) AS flight_hours_30d,
+         coalesce(sum(cycles) {w7}, 0) AS cycles_7d,
+         coalesce(sum(cycles) {w30}, 0) AS cycles_30d,
+         avg(turbulence) {w7} AS turbulence_7d,
+         avg(turbulence) {w30} AS turbulence_30d,
+         coalesce(sum(storm) {w30}, 0) AS storm_flights_30d,
+         avg(wind_kt) {w7} AS avg_wind_kt_7d,
+         {", ".join(rolling)}
+  FROM cum
+)
+SELECT s.component_id, c.aircraft_id, '{component_type}' AS component_type, s.flight_id,
+       s.ts AS reading_ts,
+       {", ".join(f"s.{x}" for x in sensors)},
+       {", ".join(rolling_out)},
+       CASE WHEN s.hours_at_replacement IS NULL THEN c.hours_since_new + s.cum_hours
+            ELSE s.cum_hours - s.hours_at_replacement END AS component_age_hours,
+       CASE WHEN s.last_maint_ts IS NULL THEN c.cycles_since_new + s.cum_cycles
+            ELSE s.cum_cycles - s.cycles_at_maint END AS cycles_since_maint,
+       CASE WHEN s.last_maint_ts IS NULL
+            THEN {_days("s.ts", "CAST(c.install_date AS TIMESTAMP)")}
+            ELSE {_days("s.ts", "s.last_maint_ts")} END AS days_since_maint,
+       s.flight_hours_7d, s.flight_hours_30d, s.cycles_7d, s.cycles_30d,
+       s.turbulence_7d, s.turbulence_30d, s.storm_flights_30d, s.avg_wind_kt_7d
+FROM s JOIN comp AS c ON c.component_id = s.component_id
+WHERE s.kind = 0"""
