@@ -43,6 +43,9 @@ class SimSettings(_Section):
     live_rotate_lines: int = Field(
         10000, ge=1, description="live mode: start a new part-live file after this many lines"
     )
+    live_rotate_seconds: float = Field(
+        5.0, gt=0, description="live mode: publish an open part-live file after this many seconds"
+    )
 
 
 class LakehouseSettings(_Section):

@@ -28,7 +28,9 @@ def _key(r: dict) -> tuple[str, str]:
 def test_live_continues_where_the_history_ended(tmp_path: Path) -> None:
     history = load_settings(None, data_dir=tmp_path / "live")
     simulate_small_fleet(history, aircraft=3, days=4, bad_record_rate=0.0)
-    fast = with_section(history, "sim", live_rate=400.0, live_rotate_lines=50)
+    fast = with_section(
+        history, "sim", live_rate=400.0, live_rotate_lines=50, live_rotate_seconds=0.2
+    )
     first = run_live(fast, duration=0.8)
     assert first.readings > 0 and first.days_completed >= 1
     second = run_live(fast, duration=0.5)  # resumes mid-day where the first run stopped
@@ -43,6 +45,8 @@ def test_live_continues_where_the_history_ended(tmp_path: Path) -> None:
     assert {r["component_id"] for r in live} <= {r["component_id"] for r in past}
     rotated = [f for f in first.files + second.files if f.endswith(".jsonl")]
     assert all(len((landing / f).read_text().splitlines()) <= 50 for f in rotated)
+    published = {p.relative_to(landing).as_posix() for p in landing.rglob("part-live-*")}
+    assert published == set(first.files + second.files)  # nothing left half-written
     # A completed live day also wrote its events.
     assert list((landing / "flights").glob("date=2026-01-05/part-live-*.csv"))
 

@@ -24,6 +24,7 @@ from aerotwin.sim.reference import load_reference
 from aerotwin.sim.state import load_state, save_state
 
 PROGRESS_FILE = "live_progress.json"
+IN_PROGRESS = ".inprogress"  # suffix of a live file still being written
 TICK_S = 0.05
 
 
@@ -74,30 +75,67 @@ def day_stream(out: DayOutput) -> list[tuple[str, str, str]]:
     return lines
 
 
-class _Files:
-    """Open live files per feed, rotated after a number of lines and at each new day."""
+@dataclass
+class _Open:
+    relative: str  # final name; written as relative + IN_PROGRESS until published
+    day_text: str
+    lines: int
+    opened: float
 
-    def __init__(self, landing: Path, rotate_lines: int, progress: LiveProgress) -> None:
-        self.landing, self.rotate, self.progress = landing, rotate_lines, progress
-        self.current: dict[str, tuple[str, int]] = {}  # feed -> (relative path, lines)
+
+class _Files:
+    """Live files per feed, written under a temporary name and published (renamed) when full,
+    old, or at the end of a day, so a reader never sees a file that will still grow."""
+
+    def __init__(self, landing: Path, settings: Settings, progress: LiveProgress) -> None:
+        self.landing, self.progress = landing, progress
+        self.rotate_lines = settings.sim.live_rotate_lines
+        self.rotate_seconds = settings.sim.live_rotate_seconds
+        self.current: dict[str, _Open] = {}
         self.created: list[str] = []
 
-    def _new(self, feed: str, day_text: str, suffix: str) -> str:
+    def _name(self, feed: str, day_text: str, suffix: str) -> str:
         relative = f"{feed}/date={day_text}/part-live-{self.progress.next_part:05d}.{suffix}"
         self.progress.next_part += 1
         (self.landing / relative).parent.mkdir(parents=True, exist_ok=True)
-        self.created.append(relative)
         return relative
 
-    def append(self, day_text: str, feed: str, texts: list[str]) -> None:
-        relative, count = self.current.get(feed, ("", 0))
-        if not relative or f"date={day_text}/" not in relative or count >= self.rotate:
-            relative, count = self._new(feed, day_text, "jsonl"), 0
-        with (self.landing / relative).open("a") as handle:
-            handle.write("\n".join(texts) + "\n")
-        self.current[feed] = (relative, count + len(texts))
+    def _publish(self, relative: str) -> None:
+        target = self.landing / relative
+        target.with_name(target.name + IN_PROGRESS).replace(target)
+        self.created.append(relative)
+
+    def append(self, day_text: str, feed: str, texts: list[str], now: float) -> None:
+        done = 0
+        while done < len(texts):
+            cur = self.current.get(feed)
+            if cur is None or cur.day_text != day_text or cur.lines >= self.rotate_lines:
+                if cur is not None:
+                    self._publish(cur.relative)
+                cur = _Open(self._name(feed, day_text, "jsonl"), day_text, 0, now)
+                self.current[feed] = cur
+            take = texts[done : done + self.rotate_lines - cur.lines]
+            path = self.landing / (cur.relative + IN_PROGRESS)
+            with path.open("a") as handle:
+                handle.write("\n".join(take) + "\n")
+            cur.lines += len(take)
+            done += len(take)
+
+    def publish_old(self, now: float) -> None:
+        """Publish files open longer than `sim.live_rotate_seconds`."""
+        for feed, cur in list(self.current.items()):
+            if now - cur.opened >= self.rotate_seconds:
+                self._publish(cur.relative)
+                del self.current[feed]
+
+    def publish_all(self) -> None:
+        """Publish every open file (end of a day, end of the run)."""
+        for cur in self.current.values():
+            self._publish(cur.relative)
+        self.current.clear()
 
     def events(self, out: DayOutput) -> None:
+        """Write a completed day's event feeds, each as one published CSV file."""
         frames: dict[str, pl.DataFrame] = {
             "flights": out.flights,
             "weather": out.weather,
@@ -105,8 +143,9 @@ class _Files:
             "failures": out.failures,
         }
         for feed in EVENT_FEEDS:
-            relative = self._new(feed, out.date.isoformat(), "csv")
-            frames[feed].write_csv(self.landing / relative)
+            relative = self._name(feed, out.date.isoformat(), "csv")
+            frames[feed].write_csv(self.landing / (relative + IN_PROGRESS))
+            self._publish(relative)
 
 
 def run_live(
@@ -122,7 +161,7 @@ def run_live(
     reference = load_reference(folder / "reference")
     ctx = DayContext(state, reference)
     progress = _load_progress(folder, state.day)
-    files = _Files(landing, settings.sim.live_rotate_lines, progress)
+    files = _Files(landing, settings, progress)
     summary = LiveSummary()
     rate = settings.sim.live_rate
     if console is not None:
@@ -142,22 +181,29 @@ def run_live(
                     raise _Stop
                 due = min(int(rate * elapsed) - summary.readings, len(stream) - progress.cursor)
                 if due <= 0:
+                    files.publish_old(time.monotonic())
                     time.sleep(TICK_S)
                     continue
                 batch = stream[progress.cursor : progress.cursor + due]
+                now = time.monotonic()
                 for feed in TELEMETRY_FEEDS.values():
                     texts = [text for _, f, text in batch if f == feed]
                     if texts:
-                        files.append(out.date.isoformat(), feed, texts)
+                        files.append(out.date.isoformat(), feed, texts, now)
                 progress.cursor += len(batch)
                 summary.readings += len(batch)
                 _save_progress(folder, progress)
+                files.publish_old(now)
+            files.publish_all()
             files.events(out)
             save_state(state, folder)
             progress.day, progress.cursor = state.day, 0
             _save_progress(folder, progress)
             summary.days_completed += 1
     except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        files.publish_all()
         _save_progress(folder, progress)
     summary.files = files.created
     if console is not None:
