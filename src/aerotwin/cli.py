@@ -45,6 +45,7 @@ def demo(ctx: typer.Context) -> None:
     console = Console()
     console.print(f"[bold]AeroTwin demo[/bold] in {settings.data_dir.resolve()}")
     _demo_simulate(settings, console)
+    _demo_models(settings, console)  # needs the gold tables: keep it the last step
 
 
 def _demo_simulate(settings: Settings, console: Console) -> None:
@@ -288,3 +289,145 @@ def sql_cmd(
         Console(stderr=True).print(f"[red]SQL error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     Console().print(arrow_table(result, limit))
+
+
+def _demo_models(settings: Settings, console: Console) -> None:
+    """Demo step: train the risk models, score the fleet with the champions, print the risk."""
+    from aerotwin.config import with_section
+
+    quick = with_section(settings, "ml", tuning_seconds=min(settings.ml.tuning_seconds, 10))
+    trained = _train_with_progress(quick, console, None)
+    if not trained:
+        console.print("[yellow]no risk model trained: nothing to score[/yellow]")
+        return
+    _score_and_print(quick, console, [r.component_type for r in trained])
+
+
+def _train_with_progress(
+    settings: Settings, console: Console, component_type: str | None
+) -> list:  # list[TrainReport]; imported lazily
+    """Train one or every component type with a progress bar; print the results table."""
+    from rich.progress import Progress
+
+    from aerotwin.ml.report import decision_lines, training_table
+    from aerotwin.ml.train_job import train_all
+    from aerotwin.schemas import COMPONENT_TYPES
+
+    types = [component_type] if component_type else list(COMPONENT_TYPES)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("training risk models", total=len(types))
+
+        def done(ct: str, outcome: object) -> None:
+            if isinstance(outcome, Exception):
+                progress.console.print(f"[yellow]{ct}: skipped[/yellow] ({outcome})")
+            progress.advance(task)
+
+        reports = train_all(settings, types, on_done=done)
+    if reports:
+        console.print(training_table(reports))
+        for line in decision_lines(reports):
+            console.print(line, highlight=False, soft_wrap=True)
+    return reports
+
+
+def _score_and_print(
+    settings: Settings, console: Console, component_types: list[str] | None
+) -> None:
+    from aerotwin.scoring.batch import ScoringError, score
+    from aerotwin.scoring.report import risk_summary
+
+    try:
+        with console.status("scoring the fleet with the champion models"):
+            result = score(settings, component_types)
+    except ScoringError as exc:
+        Console(stderr=True).print(f"[red]scoring failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(risk_summary(result))
+    written = ", ".join(f"{k} v{v}" for k, v in result.versions.items())
+    console.print(f"scoring run {result.run_id}: wrote {written}", highlight=False, soft_wrap=True)
+
+
+@app.command("train")
+def train_cmd(
+    ctx: typer.Context,
+    component_type: Annotated[
+        str | None, typer.Option("--component-type", help="one type (default: all)")
+    ] = None,
+    tuning_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Optuna budget per type [ml.tuning_seconds]")
+    ] = None,
+) -> None:
+    """Train the risk models (one per component type), log to MLflow, decide on champions."""
+    from aerotwin.config import with_section
+    from aerotwin.schemas import COMPONENT_TYPES
+
+    if component_type is not None and component_type not in COMPONENT_TYPES:
+        Console(stderr=True).print(
+            f"[red]error:[/red] --component-type: {component_type!r} is not one of "
+            f"{', '.join(COMPONENT_TYPES)}"
+        )
+        raise typer.Exit(2)
+    settings = with_section(_settings(ctx), "ml", tuning_seconds=tuning_seconds)
+    if not _train_with_progress(settings, Console(), component_type):
+        raise typer.Exit(1)
+
+
+@app.command("score")
+def score_cmd(ctx: typer.Context) -> None:
+    """Score the latest features with the champion models; print the fleet's risk."""
+    _score_and_print(_settings(ctx), Console(), None)
+
+
+models_app = typer.Typer(no_args_is_help=True, help="Registered risk models in MLflow.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list_cmd(ctx: typer.Context) -> None:
+    """Every risk model version with its aliases (champion, challenger) and holdout PR-AUC."""
+    from aerotwin.ml.registry import list_versions
+    from aerotwin.ml.report import models_table
+    from aerotwin.ml.tracking import mlflow_session
+
+    with mlflow_session(_settings(ctx)) as client:
+        Console().print(models_table(list_versions(client)))
+
+
+def _registry_action(ctx: typer.Context, action: str, component_type: str, version: int) -> None:
+    from aerotwin.ml.registry import RegistryError, model_name, promote, rollback
+    from aerotwin.ml.tracking import mlflow_session
+
+    settings = _settings(ctx)
+    try:
+        with mlflow_session(settings) as client:
+            if action == "promote":
+                decision = promote(settings, client, component_type, version)
+            else:
+                decision = rollback(settings, client, component_type)
+    except RegistryError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    Console().print(
+        f"{model_name(component_type)}: champion is now version {decision.version} "
+        f"(was {decision.previous_champion}); {decision.reason}",
+        highlight=False,
+    )
+
+
+@models_app.command("promote")
+def models_promote_cmd(
+    ctx: typer.Context,
+    component_type: Annotated[str, typer.Argument(help="e.g. engine", show_default=False)],
+    version: Annotated[int, typer.Argument(help="registered version", show_default=False)],
+) -> None:
+    """Make a version the champion by hand (logged as a manual decision)."""
+    _registry_action(ctx, "promote", component_type, version)
+
+
+@models_app.command("rollback")
+def models_rollback_cmd(
+    ctx: typer.Context,
+    component_type: Annotated[str, typer.Argument(help="e.g. engine", show_default=False)],
+) -> None:
+    """Give the champion alias back to the previous champion."""
+    _registry_action(ctx, "rollback", component_type, 0)

@@ -1,0 +1,32 @@
+"""The fleet's risk summary printed by `aerotwin score` and the demo."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from aerotwin.scoring.batch import ScoringResult
+
+
+def risk_summary(result: ScoringResult, top: int = 10) -> Table:
+    """The riskiest aircraft: worst component, its risk, alert and anomaly figures."""
+    comp = result.components
+    alerts = int(comp["predicted_alert"].sum())
+    per_type = comp.groupby("component_type")["predicted_alert"].sum().astype(int).to_dict()
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(per_type.items()))
+    table = Table(
+        title=f"Fleet risk: {len(comp)} components of {comp['aircraft_id'].nunique()} aircraft, "
+        f"{alerts} predicted alerts ({by_type})",
+        caption="risk = probability of failure within the horizon, champion models",
+    )
+    for name in ("aircraft", "max risk", "worst component", "type", "alerts", "max anomaly"):
+        table.add_column(name, justify="left" if name in ("aircraft", "type") else "right")
+    for row in result.aircraft.head(top).itertuples():
+        table.add_row(
+            str(row.aircraft_id),
+            f"{row.max_risk_score:.3f}",
+            str(row.worst_component_id),
+            str(row.worst_component_type),
+            str(row.predicted_alerts),
+            f"{row.max_anomaly_score:.3f}",
+        )
+    return table

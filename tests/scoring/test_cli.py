@@ -1,0 +1,49 @@
+"""The ML commands end to end: train, score, models list / promote / rollback."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from aerotwin.cli import app
+from aerotwin.config import load_settings
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.ml.synthetic import synthetic_fleet
+
+pytestmark = pytest.mark.slow
+
+
+def test_train_score_and_models_commands(tmp_path, monkeypatch) -> None:
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("AEROTWIN_ML__TUNING_SECONDS", "0")
+    monkeypatch.setenv("COLUMNS", "160")
+    lake = Lakehouse.from_settings(load_settings(None, data_dir=data_dir))
+    fleet = synthetic_fleet("avionics", aircraft=12, days=160, seed=4, components_per_aircraft=1)
+    lake.write("features_avionics", pa.Table.from_pandas(fleet.features), "overwrite")
+    lake.write("failures", pa.Table.from_pandas(fleet.failures), "overwrite")
+    runner = CliRunner()
+    base = ["--data-dir", str(data_dir)]
+
+    bad = runner.invoke(app, [*base, "train", "--component-type", "wing"])
+    assert bad.exit_code == 2 and "not one of" in bad.output
+    missing = runner.invoke(app, [*base, "score"])
+    assert missing.exit_code == 1 and "no champion model" in missing.output
+
+    for _ in range(2):
+        trained = runner.invoke(app, [*base, "train", "--component-type", "avionics"])
+        assert trained.exit_code == 0, trained.output
+    assert "avionics v2: PR-AUC" in trained.output and "challenger" in trained.output
+
+    scored = runner.invoke(app, [*base, "score"])
+    assert scored.exit_code == 0, scored.output
+    assert "Fleet risk: 12 components of 12 aircraft" in scored.output
+
+    listed = runner.invoke(app, [*base, "models", "list"])
+    assert "aerotwin-avionics-risk" in listed.output and "challenger" in listed.output
+    promoted = runner.invoke(app, [*base, "models", "promote", "avionics", "2"])
+    assert promoted.exit_code == 0 and "champion is now version 2 (was 1)" in promoted.output
+    back = runner.invoke(app, [*base, "models", "rollback", "avionics"])
+    assert back.exit_code == 0 and "champion is now version 1 (was 2)" in back.output
+    nothing = runner.invoke(app, [*base, "models", "rollback", "avionics"])
+    assert nothing.exit_code == 2 and "no earlier champion" in nothing.output
