@@ -9,7 +9,7 @@ import polars as pl
 
 from aerotwin.schemas import COMPONENT_TYPES
 from aerotwin.sim.components import ONSET_HEALTH, PF_DAYS, SPECS, TYPE_INDEX, slots
-from aerotwin.sim.reference import Reference
+from aerotwin.sim.reference import Reference, ReferenceError
 from aerotwin.sim.state import Aircraft, Components, FleetState
 
 MAX_AGE_YEARS = 25
@@ -68,7 +68,10 @@ def build_fleet(
     ]
     weights = np.where([len(u) > 0 for u in usable], weights, 0.0)
     if weights.sum() <= 0:
-        raise ValueError("no aircraft model has any route within its range from any airport")
+        raise ReferenceError(
+            "aircraft_models.csv / routes.csv: no aircraft model can fly any route within "
+            f"{RANGE_USE:.0%} of its range_nm (or fleet_weight is 0 for all that can)"
+        )
     model = rng.choice(models.height, size=n_aircraft, p=weights / weights.sum())
     base = np.array([usable[m][rng.integers(len(usable[m]))] for m in model], dtype=np.int64)
     age_days = rng.integers(0, MAX_AGE_YEARS * 365, n_aircraft)
