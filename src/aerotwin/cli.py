@@ -70,23 +70,23 @@ def _sim_settings(settings: Settings, options: dict[str, object]) -> Settings:
 @app.command()
 def simulate(
     ctx: typer.Context,
-    aircraft: Annotated[int | None, typer.Option(help="fleet size [sim.aircraft]")] = None,
-    days: Annotated[int | None, typer.Option(help="days of history [sim.days]")] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed [sim.seed]")] = None,
+    aircraft: Annotated[int | None, typer.Option(help="fleet size (sim.aircraft)")] = None,
+    days: Annotated[int | None, typer.Option(help="days of history (sim.days)")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (sim.seed)")] = None,
     start_date: Annotated[
-        str | None, typer.Option(help="first day, YYYY-MM-DD [sim.start_date]")
+        str | None, typer.Option(help="first day, YYYY-MM-DD (sim.start_date)")
     ] = None,
     bad_record_rate: Annotated[
-        float | None, typer.Option(help="share of telemetry made bad [sim.bad_record_rate]")
+        float | None, typer.Option(help="share of telemetry made bad (sim.bad_record_rate)")
     ] = None,
     reference_dir: Annotated[
-        Path | None, typer.Option(help="custom reference CSV folder [sim.reference_dir]")
+        Path | None, typer.Option(help="custom reference CSV folder (sim.reference_dir)")
     ] = None,
     live: Annotated[
         bool, typer.Option("--live", help="keep emitting readings after the history")
     ] = False,
     rate: Annotated[
-        float | None, typer.Option(help="live: readings per second [sim.live_rate]")
+        float | None, typer.Option(help="live: readings per second (sim.live_rate)")
     ] = None,
     duration: Annotated[
         float | None, typer.Option(help="live: stop after this many seconds (default: Ctrl-C)")
