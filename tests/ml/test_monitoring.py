@@ -32,3 +32,21 @@ def test_confusion_counts_per_week_from_matured_predictions() -> None:
     assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (1, 1, 0, 2)
     assert row["precision"] == 0.5 and row["recall"] == 1.0
     assert row["period_start"] == T0
+
+
+def test_no_matured_prediction_gives_typed_empty_frame() -> None:
+    predictions = pd.DataFrame(
+        {
+            "component_id": ["C1"],
+            "component_type": "engine",
+            "model_version": 1,
+            "feature_ts": [T0],
+            "horizon_days": 14,
+            "predicted_alert": [True],
+        }
+    )
+    empty = pd.DataFrame(
+        {"component_id": pd.Series(dtype=str), "failure_ts": pd.Series(dtype="datetime64[us, UTC]")}
+    )
+    perf = performance_over_time(outcomes(predictions, empty, as_of=T0))
+    assert perf.empty and str(perf["tp"].dtype) == "int64"

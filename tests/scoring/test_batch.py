@@ -15,6 +15,7 @@ from aerotwin.scoring.batch import (
     AIRCRAFT_ALERTS,
     COMPONENT_ALERTS,
     FEATURE_DRIFT,
+    MODEL_PERFORMANCE,
     PREDICTIONS,
     TWIN_VIEW,
     ScoringError,
@@ -22,7 +23,14 @@ from aerotwin.scoring.batch import (
 )
 
 pytestmark = pytest.mark.slow
-OUTPUTS = (COMPONENT_ALERTS, AIRCRAFT_ALERTS, PREDICTIONS, FEATURE_DRIFT, TWIN_VIEW)
+OUTPUTS = (
+    COMPONENT_ALERTS,
+    AIRCRAFT_ALERTS,
+    PREDICTIONS,
+    FEATURE_DRIFT,
+    TWIN_VIEW,
+    MODEL_PERFORMANCE,
+)
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ def outcomes(
 def performance_over_time(matured: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
     """Confusion counts, precision, recall and F1 per component type, model and period."""
     if matured.empty:
-        return pd.DataFrame(columns=PERFORMANCE_COLUMNS)
+        return _empty_performance()
     frame = matured.assign(
         period_start=matured["feature_ts"].dt.tz_localize(None).dt.to_period(freq).dt.start_time,
         pred=matured["predicted_alert"].astype(bool),
@@ -63,3 +63,11 @@ def performance_over_time(matured: pd.DataFrame, freq: str = "W") -> pd.DataFram
     out["f1"] = 2 * out["precision"] * out["recall"] / (out["precision"] + out["recall"])
     out["period_start"] = out["period_start"].dt.tz_localize("UTC")
     return out[PERFORMANCE_COLUMNS]
+
+
+def _empty_performance() -> pd.DataFrame:
+    """No matured prediction yet: the same columns, typed, so the table keeps its schema."""
+    dtypes = {c: "int64" for c in ("model_version", "predictions", "tp", "fp", "fn", "tn")}
+    dtypes |= {"precision": "float64", "recall": "float64", "f1": "float64"}
+    dtypes |= {"component_type": "string", "period_start": "datetime64[us, UTC]"}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in PERFORMANCE_COLUMNS})

@@ -13,6 +13,8 @@ from aerotwin.ml.dataset import build_dataset, split_dataset
 from aerotwin.ml.registry import Decision, decide, log_training
 from aerotwin.ml.training import train_risk_model
 from aerotwin.schemas import COMPONENT_TYPES
+from aerotwin.twin.features import feature_table
+from aerotwin.twin.health import health_table
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,6 @@ class TrainReport:
     baseline_pr_auc: float
     train_seconds: float
     rows: int
-
-
-def feature_table(component_type: str) -> str:
-    """Gold feature table of one component type."""
-    return f"features_{component_type}"
-
-
-def health_tables(component_type: str) -> tuple[str, ...]:
-    """Candidate health table names (DESIGN shortens cabin_pressurization to cabin)."""
-    short = {"cabin_pressurization": "cabin"}.get(component_type, component_type)
-    return tuple(dict.fromkeys((f"component_health_{component_type}", f"component_health_{short}")))
 
 
 def read_table(settings: Settings, name: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -68,11 +59,9 @@ def load_inputs(
     if "component_type" in failures:
         failures = failures[failures["component_type"] == component_type]
     health = None
-    for table in health_tables(component_type):
-        if lake.exists(table):
-            cols = ["component_id", "reading_ts", "component_health_status"]
-            health = read_table(settings, table, cols)
-            break
+    if lake.exists(health_table(component_type)):
+        cols = ["component_id", "reading_ts", "component_health_status"]
+        health = read_table(settings, health_table(component_type), cols)
     return features, failures, health
 
 

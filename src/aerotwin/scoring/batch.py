@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from aerotwin.config import Settings
+from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.drift import drift_frame
 from aerotwin.ml.model import RiskModel
 from aerotwin.schemas import COMPONENT_TYPES
@@ -25,6 +26,7 @@ AIRCRAFT_ALERTS = "anomaly_alerts"
 PREDICTIONS = "predictions"
 FEATURE_DRIFT = "feature_drift"
 TWIN_VIEW = "digital_twin_component_view"
+MODEL_PERFORMANCE = "model_performance"
 DRIFT_WINDOW_DAYS = 7
 
 
@@ -81,14 +83,6 @@ def load_champion(settings: Settings, component_type: str) -> Champion:
     return Champion(component_type, name, version, model)
 
 
-def latest_rows(features: pd.DataFrame) -> pd.DataFrame:
-    """The newest feature row of each component."""
-    frame = features.copy()
-    frame["reading_ts"] = pd.to_datetime(frame["reading_ts"], utc=True)
-    frame = frame.sort_values(["component_id", "reading_ts"], kind="stable")
-    return frame.groupby("component_id", sort=False).tail(1).reset_index(drop=True)
-
-
 def score_components(
     champion: Champion, latest: pd.DataFrame, scored_ts: pd.Timestamp
 ) -> pd.DataFrame:
@@ -140,9 +134,28 @@ def aircraft_rollup(components: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("max_risk_score", ascending=False).reset_index(drop=True)
 
 
-def _recent(features: pd.DataFrame, days: int) -> pd.DataFrame:
-    ts = pd.to_datetime(features["reading_ts"], utc=True)
-    return features[ts >= ts.max() - pd.Timedelta(days=days)]
+def latest_features(lake: Lakehouse, table: str) -> pd.DataFrame:
+    """The newest row of each component of a feature table (DuckDB over the Delta files)."""
+    from aerotwin.lakehouse.catalog import query
+
+    sql = f"""SELECT * FROM {table}
+        QUALIFY row_number() OVER (PARTITION BY component_id ORDER BY reading_ts DESC) = 1"""
+    return _pandas(query(lake, sql, [table]))
+
+
+def recent_features(lake: Lakehouse, table: str, days: int) -> pd.DataFrame:
+    """The rows of the last `days` days of a feature table (the drift window)."""
+    from aerotwin.lakehouse.catalog import query
+
+    sql = f"""SELECT * FROM {table}
+        WHERE reading_ts >= (SELECT max(reading_ts) FROM {table}) - INTERVAL {int(days)} DAYS"""
+    return _pandas(query(lake, sql, [table]))
+
+
+def _pandas(table: pa.Table) -> pd.DataFrame:
+    frame = table.to_pandas()
+    frame["reading_ts"] = pd.to_datetime(frame["reading_ts"], utc=True)
+    return frame
 
 
 def score(
@@ -155,8 +168,7 @@ def score(
     Raises ScoringError, before writing anything, when there is nothing to score or a
     champion is missing or cannot be loaded.
     """
-    from aerotwin.lakehouse.delta import Lakehouse
-    from aerotwin.ml.train_job import feature_table, read_table
+    from aerotwin.twin.features import feature_table
 
     lake = Lakehouse.from_settings(settings)
     wanted = list(component_types or COMPONENT_TYPES)
@@ -168,11 +180,12 @@ def score(
     champions = {ct: load_champion(settings, ct) for ct in present}
     parts, drifts = [], []
     for ct, champion in champions.items():
-        features = read_table(settings, feature_table(ct))
-        if features.empty:
+        latest = latest_features(lake, feature_table(ct))
+        if latest.empty:
             continue
-        parts.append(score_components(champion, latest_rows(features), scored_ts))
-        drift = drift_frame(champion.model.reference, _recent(features, DRIFT_WINDOW_DAYS))
+        parts.append(score_components(champion, latest, scored_ts))
+        recent = recent_features(lake, feature_table(ct), DRIFT_WINDOW_DAYS)
+        drift = drift_frame(champion.model.reference, recent)
         drifts.append(
             drift.assign(
                 scored_ts=scored_ts,
@@ -203,8 +216,6 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 
 def write_results(settings: Settings, result: ScoringResult) -> dict[str, int]:
     """Append the run to the alert, prediction and drift tables; fill the twin view's risk."""
-    from aerotwin.lakehouse.delta import Lakehouse
-
     lake = Lakehouse.from_settings(settings)
     comp = result.components
     alert_cols = [
@@ -230,14 +241,27 @@ def write_results(settings: Settings, result: ScoringResult) -> dict[str, int]:
             FEATURE_DRIFT, _arrow(result.drift.assign(run_id=result.run_id)), "append"
         ),
     }
+    if lake.exists("failures"):
+        versions[MODEL_PERFORMANCE] = write_performance(lake)
     if lake.exists(TWIN_VIEW):
         versions[TWIN_VIEW] = fill_twin_view(lake, comp)
     return versions
 
 
-def fill_twin_view(lake: object, components: pd.DataFrame) -> int:
+def write_performance(lake: Lakehouse) -> int:
+    """Rebuild model_performance: every matured prediction joined to the failures after it."""
+    from aerotwin.ml.monitoring import outcomes, performance_over_time
+
+    predictions = lake.dataset(PREDICTIONS).to_table().to_pandas()
+    failures = lake.dataset("failures").to_table(columns=["component_id", "failure_ts"])
+    as_of = pd.to_datetime(predictions["feature_ts"], utc=True).max()
+    perf = performance_over_time(outcomes(predictions, failures.to_pandas(), as_of))
+    return lake.write(MODEL_PERFORMANCE, _arrow(perf), "overwrite")
+
+
+def fill_twin_view(lake: Lakehouse, components: pd.DataFrame) -> int:
     """Set risk_score, predicted_alert, model_name, model_version of the twin view's rows."""
-    table = lake.table(TWIN_VIEW)  # type: ignore[attr-defined]
+    table = lake.table(TWIN_VIEW)
     target = pa.schema(table.schema())
     source = _arrow(
         components[["component_id", "risk_score", "predicted_alert", "model_name"]].assign(
@@ -264,4 +288,4 @@ def fill_twin_view(lake: object, components: pd.DataFrame) -> int:
         .when_matched_update(updates=updates)
         .execute()
     )
-    return lake.table(TWIN_VIEW).version()  # type: ignore[attr-defined]
+    return lake.table(TWIN_VIEW).version()
