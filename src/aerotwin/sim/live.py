@@ -200,6 +200,12 @@ def run_live(
             progress.day, progress.cursor = state.day, 0
             _save_progress(folder, progress)
             summary.days_completed += 1
+            if console is not None:
+                console.print(
+                    f"live: {out.date} complete, {len(stream):,} readings, "
+                    f"{out.flights.height:,} flights, {out.failures.height} failure(s)",
+                    soft_wrap=True,
+                )
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
