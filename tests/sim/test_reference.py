@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from aerotwin.sim.reference import ReferenceError, great_circle_nm, load_reference
+from aerotwin.sim.reference import ReferenceError, great_circle_nm, load_reference, route_table
 from aerotwin.sim.weather import CLIMATES
 
 
@@ -85,3 +85,13 @@ def test_unknown_climate_and_missing_column(tmp_path: Path) -> None:
     (folder / "airports.csv").unlink()  # falls back to the bundled airports
     with pytest.raises(ReferenceError, match=r"aircraft_models.csv: missing column\(s\) range_nm"):
         load_reference(folder)
+
+
+def test_route_table_builds_a_loadable_custom_network(tmp_path: Path) -> None:
+    folder = _bundled_copy(tmp_path)
+    airports = load_reference().airports
+    routes = route_table(airports, {("ATL", "ORD"): 0.1, ("JFK", "LHR"): 0.9, ("DEN", "SEA"): 0.5})
+    routes.write_csv(folder / "routes.csv")
+    ref = load_reference(folder)
+    assert ref.routes["route_id"].to_list() == ["ATL-ORD", "DEN-SEA", "JFK-LHR"]
+    assert 520 < ref.routes["distance_nm"][0] < 540  # Atlanta to Chicago O'Hare

@@ -107,11 +107,6 @@ SPECS: dict[str, ComponentSpec] = {
 TYPE_INDEX: dict[str, int] = {t: i for i, t in enumerate(COMPONENT_TYPES)}
 
 
-def spec_of(type_index: int) -> ComponentSpec:
-    """The spec of a component type given its index in schemas.COMPONENT_TYPES."""
-    return SPECS[COMPONENT_TYPES[type_index]]
-
-
 def slots(engine_count: int) -> list[tuple[str, str, str]]:
     """(component_type, id suffix, position) of every component slot of an aircraft."""
     out = [("engine", f"ENG{i}", f"engine_{i}") for i in range(1, engine_count + 1)]

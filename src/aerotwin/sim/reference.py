@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from aerotwin.sim.weather import CLIMATES
@@ -166,23 +165,3 @@ def route_table(airports: pl.DataFrame, turbulence: dict[tuple[str, str], float]
         distance = great_circle_nm(*coords[origin], *coords[destination])
         rows.append((f"{origin}-{destination}", origin, destination, round(distance, 1), turb))
     return pl.DataFrame(rows, schema=list(ROUTE_COLUMNS), orient="row")
-
-
-def airport_index(reference: Reference) -> dict[str, int]:
-    """Position of each airport code in the airports table."""
-    return {code: i for i, code in enumerate(reference.airports["airport_code"].to_list())}
-
-
-def both_directions(routes: pl.DataFrame) -> pl.DataFrame:
-    """Each route once per direction (the CSV lists each airport pair once)."""
-    back = routes.with_columns(
-        pl.col("destination").alias("origin"),
-        pl.col("origin").alias("destination"),
-        (pl.col("destination") + "-" + pl.col("origin")).alias("route_id"),
-    )
-    return pl.concat([routes, back]).sort("route_id")
-
-
-def distances(routes: pl.DataFrame) -> np.ndarray:
-    """Route distances as a float array (nautical miles)."""
-    return routes["distance_nm"].to_numpy().astype(np.float64)
