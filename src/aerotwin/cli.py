@@ -45,6 +45,7 @@ def demo(ctx: typer.Context) -> None:
     console = Console()
     console.print(f"[bold]AeroTwin demo[/bold] in {settings.data_dir.resolve()}")
     _demo_simulate(settings, console)
+    _demo_health(settings, console)  # twin: fleet health from the gold tables
     _demo_models(settings, console)  # needs the gold tables: keep it the last step
 
 
@@ -223,6 +224,71 @@ def evaluate_cmapss_cmd(
     console.print(where, highlight=False, soft_wrap=True)
 
 
+def _demo_health(settings: Settings, console: Console) -> None:
+    """Demo step: bring the gold tables up to date and print the fleet's health."""
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.twin.report import fleet_health
+    from aerotwin.twin.views import SUMMARY
+
+    lake = Lakehouse.from_settings(settings)
+    if not lake.exists(SUMMARY):
+        _run_pipeline(settings, console, False, None)
+    console.print(fleet_health(lake))
+
+
+@app.command("whatif")
+def whatif_cmd(
+    ctx: typer.Context,
+    aircraft: Annotated[str, typer.Argument(help="aircraft id (tail)", show_default=False)],
+    component: Annotated[
+        str,
+        typer.Argument(help="component id, slot (ENG1, LDG), position or type", show_default=False),
+    ],
+    overrides: Annotated[
+        list[str],
+        typer.Option("--set", help="SENSOR=VALUE (absolute), =+D / =-D (relative), =+N% (percent)"),
+    ],
+) -> None:
+    """Change a component's latest readings and compare features and health, writing nothing."""
+    from aerotwin.twin.report import whatif_table
+    from aerotwin.twin.rules import RulesError
+    from aerotwin.twin.whatif import WhatIfError, what_if
+
+    try:
+        result = what_if(_settings(ctx), aircraft, component, overrides)
+    except (WhatIfError, RulesError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    Console().print(whatif_table(result))
+
+
+docs_app = typer.Typer(no_args_is_help=True, help="Generated documentation.")
+app.add_typer(docs_app, name="docs")
+
+
+@docs_app.command("erd")
+def docs_erd_cmd(
+    ctx: typer.Context,
+    root: Annotated[Path, typer.Option(help="project folder holding README.md and docs/")] = Path(
+        "."
+    ),
+) -> None:
+    """Write the Mermaid ER diagram of every table to docs/data_model.md and the README."""
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.twin.erd import ErdError, build_entities, write_docs
+    from aerotwin.twin.gold import pipeline_tables
+
+    settings = _settings(ctx)
+    try:
+        entities = build_entities(Lakehouse.from_settings(settings), pipeline_tables(settings))
+    except ErdError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    changed = write_docs(entities, root)
+    names = ", ".join(str(p) for p in changed) or "nothing (already up to date)"
+    Console().print(f"{len(entities)} tables; updated {names}", highlight=False, soft_wrap=True)
+
+
 pipeline_app = typer.Typer(
     no_args_is_help=True, help="The medallion pipeline: landing -> bronze -> silver -> gold."
 )
@@ -234,11 +300,11 @@ def _run_pipeline(
 ) -> None:
     """Run the pipeline with per-table progress; exits 1 when an expectation fails the run."""
     from aerotwin.pipeline.expectations import ExpectationFailed
-    from aerotwin.pipeline.registry import load_tables
     from aerotwin.pipeline.report import run_summary, table_progress
     from aerotwin.pipeline.runner import run_pipeline
+    from aerotwin.twin.gold import pipeline_tables
 
-    declared = load_tables()
+    declared = pipeline_tables(settings)  # health SQL from settings.twin.rules_file
     try:
         with table_progress(console, len(declared)) as callbacks:
             result = run_pipeline(
