@@ -90,7 +90,9 @@ def features_sql(component_type: str) -> str:
         rolling += [
             f"avg({s}) {w7} AS avg_{s}_7d",
             f"avg({s}) {w30} AS avg_{s}_30d",
-            f"regr_slope({s}, epoch(ts) / 86400.0) {w7} AS trend_{s}_7d",
+            # A slope needs two readings; one alone would give NaN (0 / 0).
+            f"CASE WHEN count({s}) {w7} >= 2 "
+            f"THEN regr_slope({s}, epoch(ts) / 86400.0) {w7} END AS trend_{s}_7d",
         ]
     rolling_out = []
     for s in sensors:
