@@ -417,6 +417,8 @@ def _score_and_print(
         Console(stderr=True).print(f"[red]scoring failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     console.print(risk_summary(result))
+    if result.skipped:
+        console.print(f"not scored (no model trained yet): {', '.join(result.skipped)}")
     written = ", ".join(f"{k} v{v}" for k, v in result.versions.items())
     console.print(f"scoring run {result.run_id}: wrote {written}", highlight=False, soft_wrap=True)
 

@@ -43,6 +43,9 @@ def trained(tmp_path_factory):
     lake.write("features_engine", pa.Table.from_pandas(fleet.features), "overwrite")
     lake.write("failures", pa.Table.from_pandas(fleet.failures), "overwrite")
     lake.write("component_health_engine", pa.Table.from_pandas(fleet.health), "overwrite")
+    # A type with features but too few failures to train: scored runs skip it.
+    untrained = synthetic_fleet("airframe", aircraft=3, days=20, seed=2).features
+    lake.write("features_airframe", pa.Table.from_pandas(untrained), "overwrite")
     components = fleet.features["component_id"].unique()
     view = pa.table(
         {
@@ -72,6 +75,7 @@ def test_training_from_lakehouse_beats_baseline_and_first_is_champion(trained) -
 def test_scoring_writes_tables_and_follows_the_alias(trained) -> None:
     settings, _, reports, n_components = trained
     result = score(settings)
+    assert result.skipped == ["airframe"]
     comp = read_table(settings, COMPONENT_ALERTS)
     assert len(comp) == n_components
     assert set(comp["model_version"]) == {reports[0].version}
@@ -127,6 +131,14 @@ def test_corrupt_champion_fails_clearly_and_writes_nothing(trained) -> None:
     finally:
         for p, content in saved.items():
             p.write_bytes(content)
+
+
+def test_named_untrained_type_is_an_error(trained) -> None:
+    settings, lake, _, _ = trained
+    before = _versions(lake)
+    with pytest.raises(ScoringError, match="aerotwin-airframe-risk@champion"):
+        score(settings, ["engine", "airframe"])
+    assert _versions(lake) == before
 
 
 def test_no_feature_tables_is_a_clear_error(settings) -> None:

@@ -54,6 +54,7 @@ class ScoringResult:
     aircraft: pd.DataFrame
     drift: pd.DataFrame
     versions: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
 
 def load_champion(settings: Settings, component_type: str) -> Champion:
@@ -134,6 +135,16 @@ def aircraft_rollup(components: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("max_risk_score", ascending=False).reset_index(drop=True)
 
 
+def registered_types(settings: Settings) -> set[str]:
+    """Component types that have a registered risk model (any version, any alias)."""
+    from aerotwin.ml.registry import model_name
+    from aerotwin.ml.tracking import mlflow_session
+
+    with mlflow_session(settings) as client:
+        names = {m.name for m in client.search_registered_models()}
+    return {ct for ct in COMPONENT_TYPES if model_name(ct) in names}
+
+
 def latest_features(lake: Lakehouse, table: str) -> pd.DataFrame:
     """The newest row of each component of a feature table (DuckDB over the Delta files)."""
     from aerotwin.lakehouse.catalog import query
@@ -165,8 +176,10 @@ def score(
 ) -> ScoringResult:
     """Score every component type that has a feature table; write the result tables.
 
-    Raises ScoringError, before writing anything, when there is nothing to score or a
-    champion is missing or cannot be loaded.
+    Without `component_types`, types that have never had a model registered are skipped
+    (listed in `skipped`); named types must all have a champion. Raises ScoringError,
+    before writing anything, when there is nothing to score or a champion is missing or
+    cannot be loaded.
     """
     from aerotwin.twin.features import feature_table
 
@@ -175,6 +188,12 @@ def score(
     present = [ct for ct in wanted if lake.exists(feature_table(ct))]
     if not present:
         raise ScoringError("no feature tables to score: run `aerotwin pipeline run` first")
+    skipped: list[str] = []
+    if component_types is None:
+        # Types never trained (too few failures) are skipped; a trained type must score.
+        registered = registered_types(settings)
+        skipped = [ct for ct in present if ct not in registered]
+        present = [ct for ct in present if ct in registered] or present
     run_id = uuid.uuid4().hex
     scored_ts = pd.Timestamp(dt.datetime.now(dt.UTC)).floor("us")
     champions = {ct: load_champion(settings, ct) for ct in present}
@@ -204,6 +223,7 @@ def score(
         components,
         aircraft_rollup(components),
         pd.concat(drifts, ignore_index=True),
+        skipped=skipped,
     )
     if write:
         result.versions = write_results(settings, result)
