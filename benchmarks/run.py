@@ -11,6 +11,7 @@ import sys
 BENCHMARKS: dict[str, str] = {
     "sim": "benchmarks.sim_bench",
     "rul": "benchmarks.rul_bench",
+    "ml": "benchmarks.ml_bench",
 }
 
 
