@@ -250,12 +250,14 @@ def whatif_cmd(
     ],
 ) -> None:
     """Change a component's latest readings and compare features and health, writing nothing."""
+    from aerotwin.scoring.whatif import champion_scorer
     from aerotwin.twin.report import whatif_table
     from aerotwin.twin.rules import RulesError
     from aerotwin.twin.whatif import WhatIfError, what_if
 
     try:
-        result = what_if(_settings(ctx), aircraft, component, overrides)
+        scorer = champion_scorer(_settings(ctx))  # risk before/after from the champion
+        result = what_if(_settings(ctx), aircraft, component, overrides, scorer=scorer)
     except (WhatIfError, RulesError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -144,3 +144,17 @@ def test_named_untrained_type_is_an_error(trained) -> None:
 def test_no_feature_tables_is_a_clear_error(settings) -> None:
     with pytest.raises(ScoringError, match="no feature tables"):
         score(settings)
+
+
+def test_whatif_scorer_uses_the_champion_and_none_without_one(trained) -> None:
+    from aerotwin.scoring.batch import latest_features
+    from aerotwin.scoring.whatif import champion_scorer
+
+    settings, lake, _, _ = trained
+    latest = latest_features(lake, "features_engine").head(1)
+    scorer = champion_scorer(settings)
+    risk = scorer("engine", pa.Table.from_pandas(latest, preserve_index=False))
+    expected = score(settings, ["engine"], write=False).components
+    row = expected[expected["component_id"] == latest["component_id"].iloc[0]]
+    assert risk == pytest.approx(float(row["risk_score"].iloc[0]))
+    assert scorer("landing_gear", pa.Table.from_pandas(latest, preserve_index=False)) is None
