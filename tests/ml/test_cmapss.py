@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.dataset as pads
 import pytest
 from deltalake import DeltaTable
@@ -19,7 +20,12 @@ from aerotwin.ml.cmapss import (
     read_cycles,
     read_rul,
 )
-from aerotwin.ml.cmapss_import import CYCLES_TABLE, ENGINES_TABLE, import_cmapss
+from aerotwin.ml.cmapss_import import (
+    CYCLES_TABLE,
+    ENGINES_TABLE,
+    import_cmapss,
+    read_cycles_table,
+)
 from aerotwin.ml.rul_tracking import MODEL_NAME
 from aerotwin.ml.tracking import mlflow_session
 
@@ -120,6 +126,9 @@ def test_import_writes_engines_and_cycles_idempotently(settings: Settings, slice
     assert cycles_ds.to_table(filter=flt)["rul"].to_pylist() == [112]
     flt = (pads.field("component_id") == "CMAPSS-FD001-TRAIN-U001") & (pads.field("cycle") == 1)
     assert cycles_ds.to_table(filter=flt)["rul"].to_pylist() == [191]
+    # Read back in the loader's layout, values exactly as in the files.
+    back = read_cycles_table(settings, "FD001", "test")
+    pd.testing.assert_frame_equal(back, load_subset(slice_dir, "FD001").test)
 
 
 def test_cli_import_and_evaluate_on_a_slice(tmp_path: Path, slice_dir: Path) -> None:
