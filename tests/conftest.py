@@ -37,6 +37,6 @@ def spark_session():  # type: ignore[no-untyped-def]
     """One local Spark session with Delta for the whole test run (start-up takes seconds)."""
     from aerotwin.lakehouse.spark_engine import build_session
 
-    session = build_session("local[2]", shuffle_partitions=2)
+    session = build_session("local[2]", shuffle_partitions=2, small_data=True)
     yield session
     session.stop()

@@ -45,6 +45,7 @@ def demo(ctx: typer.Context) -> None:
     console = Console()
     console.print(f"[bold]AeroTwin demo[/bold] in {settings.data_dir.resolve()}")
     _demo_simulate(settings, console)
+    _demo_pipeline(settings, console)  # landing -> bronze -> silver -> gold, quality summary
     _demo_health(settings, console)  # twin: fleet health from the gold tables
     _demo_models(settings, console)  # needs the gold tables: keep it the last step
 
@@ -316,6 +317,18 @@ def _run_pipeline(
         Console(stderr=True).print(f"[red]pipeline stopped:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     console.print(run_summary(result), highlight=False)
+
+
+def _demo_pipeline(settings: Settings, console: Console) -> None:
+    """Demo step 2: run the pipeline, then print the tables and the data-quality summary."""
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.pipeline.report import quality_table, tables_table
+
+    console.rule("[bold]Pipeline[/bold]: landing -> bronze -> silver -> gold")
+    _run_pipeline(settings, console, full_refresh=False, engine=None)
+    lakehouse = Lakehouse.from_settings(settings)
+    console.print(tables_table(lakehouse))
+    console.print(quality_table(lakehouse))
 
 
 @pipeline_app.command("run")

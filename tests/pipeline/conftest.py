@@ -29,6 +29,12 @@ def copy_landing(source: Settings, data_dir: Path) -> Settings:
     return load_settings(None, data_dir=data_dir)
 
 
+@pytest.fixture
+def fresh_landing(bad_landing: Settings, tmp_path: Path) -> Settings:
+    """A private copy of `bad_landing` for one test, with no lakehouse yet."""
+    return copy_landing(bad_landing, tmp_path / "data")
+
+
 @pytest.fixture(scope="session")
 def first_run(
     bad_landing: Settings, tmp_path_factory: pytest.TempPathFactory

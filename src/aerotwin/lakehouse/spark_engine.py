@@ -22,13 +22,24 @@ def to_spark_sql(duckdb_sql: str) -> str:
     return sqlglot.transpile(duckdb_sql, read="duckdb", write="spark")[0]
 
 
-def build_session(master: str = "local[*]", shuffle_partitions: int = 4) -> Any:
-    """A Spark session with Delta Lake from the project-local jars (no download at run time)."""
+def build_session(
+    master: str = "local[*]", shuffle_partitions: int = 4, small_data: bool = False
+) -> Any:
+    """A Spark session with Delta Lake from the project-local jars (no download at run time).
+
+    `small_data` (tests, demos) interprets queries instead of compiling them: on a few
+    thousand rows, Spark spends far longer generating code than running it.
+    """
     from pyspark.sql import SparkSession
 
     jars = ",".join(str(j) for j in local_jars())
+    builder = SparkSession.builder
+    if small_data:
+        builder = builder.config("spark.sql.codegen.wholeStage", "false").config(
+            "spark.sql.codegen.factoryMode", "NO_CODEGEN"
+        )
     return (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName("aerotwin")
         .config("spark.jars", jars)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
@@ -57,13 +68,20 @@ class SparkEngine:
         self.lakehouse = lakehouse
         self.spark = session or build_session(master)
         self._cached: dict[str, Any] = {}
+        self._tables: dict[tuple[str, int | None], Any] = {}
 
     def _sql(self, duckdb_sql: str) -> Any:
         return self.spark.sql(to_spark_sql(duckdb_sql))
 
     def register_table(self, view: str, table: str, where: str | None = None) -> None:
         """Expose lakehouse table `table` (optionally filtered) as view `view`."""
-        frame = self.spark.read.format("delta").load(self.lakehouse.uri(table))
+        # Reading a Delta table replays its log (a Spark job): reuse it while its version holds.
+        key = (table, self.lakehouse.version(table))
+        frame = self._tables.get(key)
+        if frame is None:
+            frame = self.spark.read.format("delta").load(self.lakehouse.uri(table))
+            self._tables = {k: v for k, v in self._tables.items() if k[0] != table}
+            self._tables[key] = frame
         if where:
             frame = frame.where(to_spark_sql(f"SELECT * FROM t WHERE {where}").split("WHERE", 1)[1])
         frame.createOrReplaceTempView(view)
@@ -79,8 +97,8 @@ class SparkEngine:
     def materialize(self, view: str, sql: str) -> None:
         """Compute `sql` once (cached) and keep it as view `view`."""
         self.drop(view)
+        # Cached lazily: the first query over the view fills the cache, the next ones reuse it.
         frame = self._sql(sql).cache()
-        frame.count()
         self._cached[view] = frame
         frame.createOrReplaceTempView(view)
 

@@ -45,10 +45,10 @@ def table_progress(console: Console, total: int) -> Iterator[dict[str, Any]]:
         def on_done(run: TableRun) -> None:
             progress.advance(task)
             if run.status == "ok":
+                bad = f", {run.quarantined:,} quarantined" if run.quarantined else ""
                 progress.console.print(
-                    f"  {run.table_name:<38} {run.rows_in:>10,} in {run.rows_out:>10,} out "
-                    f"{run.quarantined:>7,} quarantined  v{run.table_version}  "
-                    f"{run.duration_s:6.2f}s",
+                    f"  {run.table_name} {run.rows_in:,} -> {run.rows_out:,}{bad} "
+                    f"({run.duration_s:.1f}s)",
                     highlight=False,
                 )
 
