@@ -155,7 +155,8 @@ def test_editing_the_rules_file_changes_the_declared_statuses(
     table = next(t for t in pipeline_tables(settings) if t.name == health_table("airframe"))
     engine = open_engine("duckdb", Lakehouse.from_settings(gold_fleet))
     try:
-        engine.register_table("features_airframe", "features_airframe")
+        for name in table.inputs:  # the whole inputs: the SQL then covers every reading
+            engine.register_table(name, name)
         latest = engine.to_arrow(
             f"SELECT component_health_status AS s, rules_fired, rules_version FROM ({table.sql}) "
             "WHERE rules_fired LIKE '%fatigue_high%'"

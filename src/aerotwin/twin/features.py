@@ -15,6 +15,8 @@ from __future__ import annotations
 from aerotwin.schemas import TELEMETRY_FEEDS, sensor_names
 
 WINDOWS = {"7d": "INTERVAL 7 DAYS", "30d": "INTERVAL 30 DAYS"}
+# How far an incremental run looks back before the earliest new reading: the longest window.
+HISTORY = WINDOWS["30d"]
 USAGE_COLUMNS = (
     "component_age_hours",
     "cycles_since_maint",
@@ -34,6 +36,11 @@ INPUTS = ("components", "flights", "maintenance_events", "weather")
 def feature_table(component_type: str) -> str:
     """Name of the gold feature table of one component type (agreed with the ML issue)."""
     return f"features_{component_type}"
+
+
+def bronze_table(component_type: str) -> str:
+    """Name of the bronze telemetry table whose new batches drive an incremental run."""
+    return f"bronze_{TELEMETRY_FEEDS[component_type]}"
 
 
 def telemetry_table(component_type: str) -> str:
@@ -74,8 +81,28 @@ def _days(later: str, earlier: str) -> str:
     return f"(epoch({later}) - epoch({earlier})) / 86400.0"
 
 
-def features_sql(component_type: str) -> str:
-    """DuckDB SQL of one feature table over its telemetry, flights, maintenance and weather."""
+def changed_sql(component_type: str) -> str:
+    """SQL: (component_id, since) of the readings the pipeline added in this run.
+
+    The runner hands the bronze table over as only its new batches on an incremental run (all
+    of it on a full refresh); silver rows keep their bronze `_batch_id`, so the new silver
+    readings are those whose batch is among them (late arrivals included).
+    """
+    telemetry = telemetry_table(component_type)
+    bronze = bronze_table(component_type)
+    return (
+        f"SELECT t.component_id, min(t.reading_ts) AS since FROM {telemetry} AS t "
+        f"WHERE t._batch_id IN (SELECT DISTINCT _batch_id FROM {bronze}) GROUP BY t.component_id"
+    )
+
+
+def features_sql(component_type: str, incremental: bool = False) -> str:
+    """DuckDB SQL of one feature table over its telemetry, flights, maintenance and weather.
+
+    incremental: only the components with new readings, and only their rows from the
+    earliest new reading on; windows look back `HISTORY` before it and cumulative usage starts
+    from aggregates of what came earlier, so the rows equal a full computation's.
+    """
     sensors = sensor_names(component_type)
     telemetry = telemetry_table(component_type)
     null_sensors = ", ".join(f"CAST(NULL AS DOUBLE) AS {s}" for s in sensors)
@@ -107,15 +134,19 @@ def features_sql(component_type: str) -> str:
         "CAST(NULL AS DOUBLE) AS turbulence, CAST(NULL AS DOUBLE) AS storm, "
         "CAST(NULL AS DOUBLE) AS wind_kt"
     )
-    return f"""WITH comp AS (
-  SELECT component_id, aircraft_id, install_date, hours_since_new, cycles_since_new
-  FROM components WHERE component_type = '{component_type}'
+    scope = _Scope(component_type) if incremental else None
+    return f"""WITH {scope.ctes() if scope else ""}comp AS (
+  SELECT c.component_id, c.aircraft_id, c.install_date, c.hours_since_new, c.cycles_since_new
+         {scope.comp_columns() if scope else ""}
+  FROM components AS c {scope.comp_join() if scope else ""}
+  WHERE c.component_type = '{component_type}'
 ),
-stream AS (
+{scope.pre_ctes() if scope else ""}stream AS (
   SELECT t.component_id, t.flight_id, t.reading_ts AS ts, 0 AS kind,
          CAST(NULL AS VARCHAR) AS event_type,
          {reading_sensors}, {flight_nulls}
   FROM {telemetry} AS t JOIN comp AS c ON c.component_id = t.component_id
+  {"WHERE t.reading_ts >= c.ws" if scope else ""}
   UNION ALL
   SELECT c.component_id, f.flight_id, f.arrival_ts AS ts, 1 AS kind,
          CAST(NULL AS VARCHAR) AS event_type,
@@ -125,26 +156,35 @@ stream AS (
          CASE WHEN w.storm THEN 1.0 ELSE 0.0 END AS storm, CAST(w.wind_kt AS DOUBLE) AS wind_kt
   FROM flights AS f JOIN comp AS c ON c.aircraft_id = f.aircraft_id
   LEFT JOIN weather AS w ON w.airport_code = f.origin AND w.weather_date = f.flight_date
-  WHERE f.arrival_ts IS NOT NULL
+  WHERE f.arrival_ts IS NOT NULL {"AND f.arrival_ts >= c.ws" if scope else ""}
   UNION ALL
   SELECT m.component_id, CAST(NULL AS VARCHAR) AS flight_id, m.event_ts AS ts,
          2 AS kind, m.event_type,
          {null_sensors}, {flight_nulls}
   FROM maintenance_events AS m JOIN comp AS c ON c.component_id = m.component_id
-  WHERE m.event_ts IS NOT NULL
+  WHERE m.event_ts IS NOT NULL {"AND m.event_ts >= c.ws" if scope else ""}
 ),
 cum AS (
   SELECT stream.*,
-         coalesce(sum(block_hours) {all_}, 0) AS cum_hours,
-         coalesce(sum(cycles) {all_}, 0) AS cum_cycles
-  FROM stream
+         {_pre("hours0 + ", scope)}coalesce(sum(block_hours) {all_}, 0) AS cum_hours,
+         {_pre("cycles0 + ", scope)}coalesce(sum(cycles) {all_}, 0) AS cum_cycles
+  FROM {scope.with_pre() if scope else "stream"}
 ),
 s AS (
   SELECT cum.*,
-         max(CASE WHEN kind = 2 THEN ts END) {all_} AS last_maint_ts,
-         max(CASE WHEN kind = 2 THEN cum_cycles END) {all_} AS cycles_at_maint,
-         max(CASE WHEN kind = 2 AND event_type = 'replacement' THEN cum_hours END) {all_}
-           AS hours_at_replacement,
+         {_coalesce("max(CASE WHEN kind = 2 THEN ts END) " + all_, "maint0_ts", scope)}
+           AS last_maint_ts,
+         {
+        _coalesce("max(CASE WHEN kind = 2 THEN cum_cycles END) " + all_, "cycles_at_maint0", scope)
+    }
+           AS cycles_at_maint,
+         {
+        _coalesce(
+            "max(CASE WHEN kind = 2 AND event_type = 'replacement' THEN cum_hours END) " + all_,
+            "hours_at_repl0",
+            scope,
+        )
+    } AS hours_at_replacement,
          coalesce(sum(block_hours) {w7}, 0) AS flight_hours_7d,
          coalesce(sum(block_hours) {w30}, 0) AS flight_hours_30d,
          coalesce(sum(cycles) {w7}, 0) AS cycles_7d,
@@ -170,4 +210,76 @@ SELECT s.component_id, c.aircraft_id, '{component_type}' AS component_type, s.fl
        s.flight_hours_7d, s.flight_hours_30d, s.cycles_7d, s.cycles_30d,
        s.turbulence_7d, s.turbulence_30d, s.storm_flights_30d, s.avg_wind_kt_7d
 FROM s JOIN comp AS c ON c.component_id = s.component_id
-WHERE s.kind = 0"""
+WHERE s.kind = 0 {"AND s.ts >= c.since" if scope else ""}"""
+
+
+def _pre(term: str, scope: _Scope | None) -> str:
+    return term if scope else ""
+
+
+def _coalesce(window: str, earlier: str, scope: _Scope | None) -> str:
+    return f"coalesce({window}, {earlier})" if scope else window
+
+
+class _Scope:
+    """The SQL pieces that restrict a feature computation to what changed (incremental)."""
+
+    def __init__(self, component_type: str) -> None:
+        self.component_type = component_type
+
+    def ctes(self) -> str:
+        return f"changed AS ({changed_sql(self.component_type)}),\n"
+
+    @staticmethod
+    def comp_columns() -> str:
+        return f", ch.since, ch.since - {HISTORY} AS ws"
+
+    @staticmethod
+    def comp_join() -> str:
+        return "JOIN changed AS ch ON ch.component_id = c.component_id"
+
+    @staticmethod
+    def with_pre() -> str:
+        """The stream with each component's earlier usage beside it (for the windows)."""
+        return (
+            "(SELECT stream.*, p.hours0, p.cycles0, p.maint0_ts, p.cycles_at_maint0, "
+            "p.hours_at_repl0 FROM stream JOIN pre AS p ON p.component_id = stream.component_id) "
+            "AS stream"
+        )
+
+    @staticmethod
+    def pre_ctes() -> str:
+        """Usage and maintenance before the window, as aggregates (no window functions)."""
+        return """pre_f AS (
+  SELECT c.component_id, sum(f.block_hours) AS hours, sum(f.cycles) AS cycles
+  FROM flights AS f JOIN comp AS c ON c.aircraft_id = f.aircraft_id
+  WHERE f.arrival_ts < c.ws GROUP BY c.component_id
+),
+pre_m AS (
+  SELECT c.component_id, max(m.event_ts) AS maint0_ts,
+         max(CASE WHEN m.event_type = 'replacement' THEN m.event_ts END) AS repl0_ts
+  FROM maintenance_events AS m JOIN comp AS c ON c.component_id = m.component_id
+  WHERE m.event_ts < c.ws GROUP BY c.component_id
+),
+pre_at AS (
+  SELECT m.component_id,
+         sum(CASE WHEN f.arrival_ts <= m.maint0_ts THEN f.cycles ELSE 0 END) AS cycles_at_maint0,
+         sum(CASE WHEN f.arrival_ts <= m.repl0_ts THEN f.block_hours ELSE 0 END)
+           AS hours_at_repl0
+  FROM pre_m AS m JOIN comp AS c ON c.component_id = m.component_id
+  JOIN flights AS f ON f.aircraft_id = c.aircraft_id AND f.arrival_ts < c.ws
+  GROUP BY m.component_id
+),
+pre AS (
+  SELECT c.component_id, CAST(coalesce(f.hours, 0) AS DOUBLE) AS hours0,
+         CAST(coalesce(f.cycles, 0) AS DOUBLE) AS cycles0, m.maint0_ts,
+         CASE WHEN m.maint0_ts IS NOT NULL
+              THEN CAST(coalesce(a.cycles_at_maint0, 0) AS DOUBLE) END AS cycles_at_maint0,
+         CASE WHEN m.repl0_ts IS NOT NULL
+              THEN CAST(coalesce(a.hours_at_repl0, 0) AS DOUBLE) END AS hours_at_repl0
+  FROM comp AS c
+  LEFT JOIN pre_f AS f ON f.component_id = c.component_id
+  LEFT JOIN pre_m AS m ON m.component_id = c.component_id
+  LEFT JOIN pre_at AS a ON a.component_id = c.component_id
+),
+"""

@@ -10,7 +10,7 @@ is the worst guarded level over the rules; `rules_fired` and `rule_values` say w
 
 from __future__ import annotations
 
-from aerotwin.twin.features import feature_table
+from aerotwin.twin.features import HISTORY, changed_sql, feature_table
 from aerotwin.twin.rules import STATUSES, Rule, RuleSet
 
 HEALTH_TABLES = {
@@ -60,8 +60,14 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def health_sql(component_type: str, rules: RuleSet, source: str | None = None) -> str:
-    """DuckDB SQL of one health table over the feature table `source` (default: gold's)."""
+def health_sql(
+    component_type: str, rules: RuleSet, source: str | None = None, incremental: bool = False
+) -> str:
+    """DuckDB SQL of one health table over the feature table `source` (default: gold's).
+
+    incremental: only components with new readings, rows from the earliest new one on; the
+    duration guard looks back `HISTORY` before it (so a guard may span up to that long).
+    """
     table = source or feature_table(component_type)
     typed = rules.for_type(component_type)
     part = "PARTITION BY component_id ORDER BY reading_ts"
@@ -104,8 +110,19 @@ def health_sql(component_type: str, rules: RuleSet, source: str | None = None) -
     values_sql = (
         f"nullif(concat_ws('; ', {', '.join(values)}), '')" if n else "CAST(NULL AS VARCHAR)"
     )
+    scope, since = "", ""
+    if incremental:
+        scope = (
+            f"JOIN changed AS ch ON ch.component_id = x.component_id "
+            f"WHERE x.reading_ts >= ch.since - {HISTORY}"
+        )
+        since = "\nWHERE reading_ts >= __since"
+    base = ", ".join(f"x.{c}" for c in select_cols.split(", "))
     steps = [
-        f"f AS (SELECT {select_cols}, row_number() OVER ({part}) AS __rn FROM {table})",
+        *([f"changed AS ({changed_sql(component_type)})"] if incremental else []),
+        f"f AS (SELECT {base}, {'ch.since' if incremental else 'NULL'} AS __since, "
+        "row_number() OVER (PARTITION BY x.component_id ORDER BY x.reading_ts) AS __rn "
+        f"FROM {table} AS x {scope})",
         f"l AS (SELECT f.*{''.join(', ' + x for x in levels)} FROM f)",
         f"p AS (SELECT l.*{''.join(', ' + x for x in prev)} FROM l)",
         f"s AS (SELECT p.*{''.join(', ' + x for x in starts)} FROM p)",
@@ -121,4 +138,4 @@ SELECT component_id, aircraft_id, '{component_type}' AS component_type, reading_
        {values_sql} AS rule_values,
        CAST({count} AS INTEGER) AS fired_rule_count,
        {_sql_text(rules.version)} AS rules_version
-FROM g"""
+FROM g{since}"""
