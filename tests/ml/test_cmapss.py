@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.dataset as pads
 import pytest
 from deltalake import DeltaTable
 from typer.testing import CliRunner
@@ -122,13 +121,42 @@ def test_import_writes_engines_and_cycles_idempotently(settings: Settings, slice
         False,
     )
     # Test rows carry RUL from the file: the last cycle of test unit 1 has 112 left.
-    flt = (pads.field("component_id") == "CMAPSS-FD001-TEST-U001") & (pads.field("cycle") == 31)
-    assert cycles_ds.to_table(filter=flt)["rul"].to_pylist() == [112]
-    flt = (pads.field("component_id") == "CMAPSS-FD001-TRAIN-U001") & (pads.field("cycle") == 1)
-    assert cycles_ds.to_table(filter=flt)["rul"].to_pylist() == [191]
+    rul = cycles_ds.to_table(columns=["component_id", "cycle", "rul"]).to_pandas()
+    rul = rul.set_index(["component_id", "cycle"])["rul"]
+    assert rul.loc[("CMAPSS-FD001-TEST-U001", 31)] == 112
+    assert rul.loc[("CMAPSS-FD001-TRAIN-U001", 1)] == 191
     # Read back in the loader's layout, values exactly as in the files.
     back = read_cycles_table(settings, "FD001", "test")
     pd.testing.assert_frame_equal(back, load_subset(slice_dir, "FD001").test)
+
+
+def test_reimport_replaces_only_that_subsets_rows(
+    settings: Settings, slice_dir: Path, tmp_path: Path
+) -> None:
+    import_cmapss(settings, slice_dir, "FD001")
+    # The same files under another subset name, then FD001 again with its test units cut to 5.
+    other = tmp_path / "other"
+    other.mkdir()
+    for kind in ("train", "test", "RUL"):
+        text = (slice_dir / f"{kind}_FD001.txt").read_text()
+        (other / f"{kind}_FD002.txt").write_text(text)
+        if kind == "test":
+            text = "".join(ln for ln in text.splitlines(True) if int(ln.split()[0]) <= 5)
+        elif kind == "RUL":
+            text = "".join(text.splitlines(True)[:5])
+        (other / f"{kind}_FD001.txt").write_text(text)
+    import_cmapss(settings, other, "FD002")
+    import_cmapss(settings, other, "FD001")
+    engines = DeltaTable(f"{settings.lakehouse_root}/{ENGINES_TABLE}").to_pyarrow_dataset()
+    counts = engines.to_table().to_pandas().groupby(["subset", "split"]).size().to_dict()
+    assert counts == {
+        ("FD001", "test"): 5,
+        ("FD001", "train"): 30,
+        ("FD002", "test"): 20,
+        ("FD002", "train"): 30,
+    }
+    cycles = read_cycles_table(settings, "FD001", "test")
+    assert sorted(cycles["unit"].unique()) == [1, 2, 3, 4, 5]
 
 
 def test_cli_import_and_evaluate_on_a_slice(tmp_path: Path, slice_dir: Path) -> None:

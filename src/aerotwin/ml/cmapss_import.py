@@ -6,7 +6,7 @@ Two Delta tables under `Settings.lakehouse_root`:
 - `cmapss_cycles`: component_id, subset, split, unit, cycle, the three op settings, the 21
   sensors, and rul (cycles left after this one: to the last cycle for training units, from
   the RUL file for test units).
-Importing a subset again replaces that subset's rows in one commit and leaves other subsets'.
+Importing a subset again replaces that subset's rows (one commit per table), other subsets stay.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
 
 from aerotwin.config import Settings
+from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.cmapss import COLUMNS, CmapssSubset, component_id, load_subset
 
 ENGINES_TABLE = "cmapss_engines"
@@ -82,41 +82,28 @@ def to_tables(data: CmapssSubset) -> tuple[pa.Table, pa.Table]:
     )
 
 
-def replace_subset(uri: str, table: pa.Table, subset: str, storage_options: dict | None) -> None:
-    """Overwrite one subset's rows of a Delta table in one commit (create it when absent).
-
-    Kept here, beside its one caller, until the shared lakehouse writer takes a predicate.
-    """
-    exists = DeltaTable.is_deltatable(uri, storage_options=storage_options)
-    write_deltalake(
-        uri,
-        table,
-        mode="overwrite",
-        predicate=f"subset = '{subset}'" if exists else None,
-        storage_options=storage_options,
-    )
-
-
 def import_cmapss(settings: Settings, directory: Path, subset: str = "FD001") -> ImportResult:
-    """Load a subset's files (strictly) and write both tables under the lakehouse root."""
+    """Load a subset's files (strictly) and write both tables under the lakehouse root.
+
+    One merge per table: rows of this subset are updated or inserted, and rows of this subset
+    the files no longer have are deleted, so a re-import is idempotent and other subsets stay.
+    """
     data = load_subset(directory, subset)
     engines, cycles = to_tables(data)
-    root = settings.lakehouse_root.rstrip("/")
-    options = settings.lakehouse.storage_options or None
-    if "://" not in root:
-        Path(root).mkdir(parents=True, exist_ok=True)
-    replace_subset(f"{root}/{ENGINES_TABLE}", engines, subset, options)
-    replace_subset(f"{root}/{CYCLES_TABLE}", cycles, subset, options)
-    return ImportResult(subset, engines.num_rows, cycles.num_rows, root)
+    lakehouse = Lakehouse.from_settings(settings)
+    if lakehouse.is_local:
+        Path(lakehouse.root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    stale = f"t.subset = '{subset}'"
+    lakehouse.merge(ENGINES_TABLE, engines, ["component_id"], delete_unmatched_where=stale)
+    lakehouse.merge(CYCLES_TABLE, cycles, ["component_id", "cycle"], delete_unmatched_where=stale)
+    return ImportResult(subset, engines.num_rows, cycles.num_rows, lakehouse.root)
 
 
 def read_cycles_table(settings: Settings, subset: str, split: str) -> pd.DataFrame:
     """One subset's split back from `cmapss_cycles`, in the loader's column layout."""
-    uri = f"{settings.lakehouse_root.rstrip('/')}/{CYCLES_TABLE}"
-    table = DeltaTable(uri, storage_options=settings.lakehouse.storage_options or None)
-    dataset = table.to_pyarrow_dataset()
-    import pyarrow.dataset as pads
-
-    flt = (pads.field("subset") == subset) & (pads.field("split") == split)
-    frame = dataset.to_table(filter=flt, columns=COLUMNS).to_pandas()
+    dataset = Lakehouse.from_settings(settings).dataset(CYCLES_TABLE)
+    # Filtered in pandas: files written by a merge hold string_view columns, which pyarrow's
+    # dataset filter cannot compare with a string literal (the tables are small).
+    frame = dataset.to_table(columns=["subset", "split", *COLUMNS]).to_pandas()
+    frame = frame[(frame["subset"] == subset) & (frame["split"] == split)][COLUMNS]
     return frame.sort_values(["unit", "cycle"], kind="stable").reset_index(drop=True)
