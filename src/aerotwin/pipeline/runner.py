@@ -210,7 +210,8 @@ def _results(
     warn_counts: dict[int, int] = {}
     if warns and total:
         sums = ", ".join(f"sum(CASE WHEN {warn_column(i)} THEN 1 ELSE 0 END)" for i, _ in warns)
-        row = engine.rows(f"SELECT {sums} FROM {STAGE}")[0]
+        # Warnings are counted on the rows kept: a dropped row is already accounted for.
+        row = engine.rows(f"SELECT {sums} FROM {STAGE} WHERE __rule IS NULL")[0]
         warn_counts = {i: int(v or 0) for (i, _), v in zip(warns, row, strict=True)}
     results = []
     for i, exp in enumerate(table.expectations):

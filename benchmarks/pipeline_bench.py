@@ -1,0 +1,167 @@
+"""Pipeline at scale: landing -> bronze -> silver for 500 aircraft x 365 days, DuckDB vs Spark.
+
+`python -m benchmarks.run pipeline -- [--data-dir DIR] [--spark-days 30] [--skip-spark]`
+
+The landing zone is simulated once into DIR (default /tmp/aerotwin-bench-500x365) and reused.
+Each measurement runs in a fresh process (peak memory = that process's peak resident set;
+Spark adds its JVM's). Telemetry rows/s = bronze telemetry rows / wall time of the run.
+Runs: (1) DuckDB from an empty lakehouse over all days; (2) `--full-refresh` (silver rebuilt
+from bronze); (3) one new day incrementally on top of the other days; (4) DuckDB and Spark
+from an empty lakehouse over the first `--spark-days` days (same files, symlinked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+TELEMETRY_PREFIX = "telemetry_"
+
+
+def _child(data_dir: Path, engine: str, full_refresh: bool) -> dict[str, Any]:
+    """One pipeline run (bronze and silver tables) in this process; what it took."""
+    from aerotwin.config import load_settings
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.lakehouse.engine import open_engine
+    from aerotwin.pipeline.registry import load_tables
+    from aerotwin.pipeline.runner import run_pipeline
+
+    settings = load_settings(None, data_dir=data_dir)
+    tables = [t for t in load_tables() if t.layer in ("bronze", "silver")]
+    lakehouse = Lakehouse.from_settings(settings)
+    started = time.perf_counter()
+    live = open_engine(engine, lakehouse, settings)
+    session_s = time.perf_counter() - started
+    result = run_pipeline(settings, full_refresh=full_refresh, engine=live, tables=tables)
+    total = time.perf_counter() - started
+    jvm_peak = _jvm_peak_mib(live) if engine == "spark" else 0.0
+    live.close()
+
+    def rows(layer: str, field: str) -> int:
+        return sum(
+            getattr(t, field)
+            for t in result.tables
+            if t.layer == layer and TELEMETRY_PREFIX in t.table_name
+        )
+
+    return {
+        "engine": engine,
+        "full_refresh": full_refresh,
+        "seconds": round(total, 2),
+        "engine_start_s": round(session_s, 2),
+        "bronze_s": round(sum(t.duration_s for t in result.tables if t.layer == "bronze"), 2),
+        "silver_s": round(sum(t.duration_s for t in result.tables if t.layer == "silver"), 2),
+        "telemetry_bronze_rows": rows("bronze", "rows_in"),
+        "telemetry_silver_rows_in": rows("silver", "rows_in"),
+        "telemetry_silver_rows_out": rows("silver", "rows_out"),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+        "jvm_peak_rss_mib": round(jvm_peak, 0),
+    }
+
+
+def _jvm_peak_mib(engine: Any) -> float:
+    gateway = engine.spark.sparkContext._gateway
+    pid = gateway.proc.pid if getattr(gateway, "proc", None) else None
+    if pid is None:
+        return 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _run_child(data_dir: Path, engine: str, full_refresh: bool = False) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.pipeline_bench", "child", str(data_dir), engine]
+    if full_refresh:
+        command.append("--full-refresh")
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    print(json.dumps(result), flush=True)
+    return dict(result)
+
+
+def _ensure_landing(data_dir: Path, aircraft: int, days: int) -> None:
+    if (data_dir / "landing" / "_manifest" / "manifest.json").exists():
+        return
+    from aerotwin.config import load_settings, with_section
+    from aerotwin.sim.history import run_history
+
+    settings = with_section(
+        load_settings(None, data_dir=data_dir), "sim", aircraft=aircraft, days=days
+    )
+    run_history(settings)
+
+
+def _linked_landing(source: Path, target: Path, keep: set[str] | None) -> None:
+    """A landing zone of symlinks to `source`'s partitions (only dates in `keep`, if given)."""
+    shutil.rmtree(target, ignore_errors=True)
+    (target / "landing").mkdir(parents=True)
+    landing = source / "landing"
+    os.symlink(landing / "reference", target / "landing" / "reference")
+    for part in landing.glob("*/date=*"):
+        if keep is None or part.name in keep:
+            feed = target / "landing" / part.parent.name
+            feed.mkdir(exist_ok=True)
+            os.symlink(part, feed / part.name)
+
+
+def _dates(landing: Path) -> list[str]:
+    return sorted({p.name for p in (landing / "telemetry_engine").glob("date=*")})
+
+
+def main(argv: list[str]) -> int:
+    """Run the pipeline benchmark; prints one JSON line per measurement."""
+    if argv and argv[0] == "child":
+        print(json.dumps(_child(Path(argv[1]), argv[2], "--full-refresh" in argv)))
+        return 0
+    parser = argparse.ArgumentParser(prog="pipeline_bench")
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/aerotwin-bench-500x365"))
+    parser.add_argument("--aircraft", type=int, default=500)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--spark-days", type=int, default=30)
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--skip-full", action="store_true")
+    args = parser.parse_args(argv)
+    python = platform.python_version()
+    print(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {python}")
+    _ensure_landing(args.data_dir, args.aircraft, args.days)
+    dates = _dates(args.data_dir / "landing")
+    work = args.data_dir.parent / (args.data_dir.name + "-runs")
+    if not args.skip_full:
+        full = work / "full"
+        _linked_landing(args.data_dir, full, None)
+        print("# DuckDB, empty lakehouse, all days")
+        _run_child(full, "duckdb")
+        print("# DuckDB, --full-refresh (silver rebuilt from bronze)")
+        _run_child(full, "duckdb", full_refresh=True)
+        incremental = work / "incremental"
+        _linked_landing(args.data_dir, incremental, set(dates[:-1]))
+        print(f"# DuckDB, all days but {dates[-1]} (set-up, not the measurement)")
+        _run_child(incremental, "duckdb")
+        source = args.data_dir / "landing"
+        for part in source.glob(f"*/{dates[-1]}"):
+            feed = incremental / "landing" / part.parent.name
+            feed.mkdir(exist_ok=True)
+            os.symlink(part, feed / part.name)
+        print(f"# DuckDB, one new day ({dates[-1]}) incrementally")
+        _run_child(incremental, "duckdb")
+    subset = work / f"first{args.spark_days}"
+    if not args.skip_spark:
+        for engine in ("duckdb", "spark"):
+            _linked_landing(args.data_dir, subset, set(dates[: args.spark_days]))
+            print(f"# {engine}, empty lakehouse, first {args.spark_days} days")
+            _run_child(subset, engine)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,66 @@
+"""The DuckDB engine over lakehouse tables, the catalog, and SQL transpiled for Spark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlglot
+
+from aerotwin.config import Settings
+from aerotwin.lakehouse.catalog import entries, query
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.engine import open_engine
+from aerotwin.lakehouse.spark_engine import to_spark_sql
+from aerotwin.pipeline.silver_telemetry import telemetry_sql
+
+
+def test_duckdb_engine_filters_materializes_writes_and_merges(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    lakehouse.write("src", pa.table({"k": [1, 2, 3], "_batch_id": [0, 0, 1]}), "append")
+    engine = open_engine("duckdb", lakehouse)
+    engine.register_table("src", "src", where="_batch_id > 0")
+    engine.materialize("m", "SELECT k, k * 10 AS v FROM src")
+    assert engine.rows("SELECT k, v FROM m") == [(3, 30)]
+    assert engine.columns("m") == ["k", "v"]
+    assert engine.write("out", "m", "overwrite", metadata={"w": 1}) == 0
+    engine.materialize("m2", "SELECT 3 AS k, 31 AS v UNION ALL SELECT 4, 40")
+    engine.merge("out", "m2", ["k"], update_when="s.v > t.v")
+    engine.close()
+    assert query(lakehouse, "SELECT k, v FROM out ORDER BY k").to_pylist() == [
+        {"k": 3, "v": 31},
+        {"k": 4, "v": 40},
+    ]
+
+
+def test_unknown_engine_is_named_in_the_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown engine 'flink'"):
+        open_engine("flink", Lakehouse(str(tmp_path)))
+
+
+def test_catalog_lists_layers_versions_rows_and_schema(settings: Settings) -> None:
+    lakehouse = Lakehouse.from_settings(settings)
+    lakehouse.write("b", pa.table({"x": [1, 2]}), "append")
+    lakehouse.write("b", pa.table({"x": [3]}), "append")
+    lakehouse.write("s", pa.table({"y": ["a"]}), "append")
+    listed = entries(lakehouse, {"b": "bronze", "s": "silver"})
+    assert [(e.name, e.layer, e.version, e.rows) for e in listed] == [
+        ("b", "bronze", 1, 3),
+        ("s", "silver", 0, 1),
+    ]
+    assert listed[0].columns == (("x", "int64"),) and listed[0].last_update is not None
+    assert query(lakehouse, "SELECT sum(x) AS n FROM b").to_pylist() == [{"n": 6}]
+
+
+def test_silver_sql_transpiles_to_valid_spark_sql() -> None:
+    spark_sql = to_spark_sql(telemetry_sql("avionics"))
+    sqlglot.parse_one(spark_sql, read="spark")  # parses as Spark SQL
+    assert "TIMESTAMPTZ" not in spark_sql.upper()
+    windowed = to_spark_sql(
+        "SELECT k FROM t WHERE a QUALIFY row_number() OVER (PARTITION BY k ORDER BY v DESC) = 1"
+    )
+    # Spark has no QUALIFY: SQLGlot moves the window into a subquery filtered outside.
+    assert "QUALIFY" not in windowed.upper()
+    assert "ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS _w" in windowed
+    assert windowed.endswith("WHERE _w = 1")

@@ -1,0 +1,120 @@
+"""Declarations: validation, the derived graph, and warn / drop / fail expectations."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from aerotwin.config import Settings
+from aerotwin.lakehouse.catalog import query
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.definitions import DefinitionError, Expectation, LandingSource, TableDef
+from aerotwin.pipeline.expectations import ExpectationFailed
+from aerotwin.pipeline.registry import load_tables, ordered
+from aerotwin.pipeline.runner import run_pipeline
+
+
+def test_every_declared_table_loads_in_dependency_order() -> None:
+    tables = load_tables()
+    position = {t.name: i for i, t in enumerate(tables)}
+    assert {"telemetry_engine", "bronze_telemetry_engine", "aircraft", "flights"} <= set(position)
+    for table in tables:
+        assert all(position[inp] < position[table.name] for inp in table.inputs), table.name
+
+
+def test_declaration_mistakes_name_the_table_and_the_field() -> None:
+    with pytest.raises(DefinitionError, match="table t: mode 'merge' needs `keys`"):
+        TableDef("t", "silver", inputs=("a",), sql="SELECT 1", mode="merge")
+    with pytest.raises(DefinitionError, match="exactly one of `sql` or `source`"):
+        TableDef("t", "bronze", sql="SELECT 1", source=LandingSource("f", "csv"))
+    with pytest.raises(DefinitionError, match="incremental_input must be one of its inputs"):
+        TableDef("t", "silver", inputs=("a",), sql="SELECT 1", incremental_input="b")
+    with pytest.raises(DefinitionError, match="action must be one of"):
+        Expectation("e", "x > 0", "explode")  # type: ignore[arg-type]
+
+
+def test_graph_rejects_unknown_inputs_and_cycles() -> None:
+    a = TableDef("a", "silver", inputs=("b",), sql="SELECT 1")
+    b = TableDef("b", "silver", inputs=("a",), sql="SELECT 1")
+    with pytest.raises(DefinitionError, match="table a: unknown input 'b'"):
+        ordered([a])
+    with pytest.raises(DefinitionError, match="cycle"):
+        ordered([a, b])
+
+
+def _gold(expectations: tuple[Expectation, ...]) -> TableDef:
+    return TableDef(
+        name="checked",
+        layer="gold",
+        inputs=("readings",),
+        sql="SELECT k, v, 'raw:' || CAST(k AS VARCHAR) AS __raw FROM readings",
+        expectations=expectations,
+        keys=("k",),
+    )
+
+
+@pytest.fixture
+def readings(settings: Settings) -> Lakehouse:
+    lakehouse = Lakehouse.from_settings(settings)
+    lakehouse.write(
+        "readings", pa.table({"k": [1, 2, 3, 4], "v": [5.0, -1.0, None, 50.0]}), "append"
+    )
+    return lakehouse
+
+
+def test_warn_keeps_drop_quarantines_and_both_are_counted(
+    settings: Settings, readings: Lakehouse
+) -> None:
+    table = _gold(
+        (
+            Expectation("v_known", "v IS NOT NULL", "drop"),
+            Expectation("v_positive", "v >= 0", "drop"),
+            Expectation("v_small", "v < 10", "warn"),
+        )
+    )
+    result = run_pipeline(settings, tables=[table])
+    run = result.tables[0]
+    assert (run.rows_in, run.rows_out, run.quarantined) == (4, 2, 2)
+    assert [(e.name, e.action, e.passed, e.failed) for e in run.expectations] == [
+        ("v_known", "drop", 3, 1),
+        ("v_positive", "drop", 3, 1),
+        ("v_small", "warn", 3, 1),
+    ]
+    assert query(readings, "SELECT k FROM checked ORDER BY k").column(0).to_pylist() == [1, 4]
+    quarantined = query(
+        readings, "SELECT rule, raw_record FROM quarantine ORDER BY rule"
+    ).to_pylist()
+    assert quarantined == [
+        {"rule": "v_known", "raw_record": "raw:3"},
+        {"rule": "v_positive", "raw_record": "raw:2"},
+    ]
+    events = query(readings, "SELECT table_name, status, expectations FROM pipeline_events")
+    assert events.to_pylist()[0]["status"] == "ok"
+    assert len(events.to_pylist()[0]["expectations"]) == 3
+
+
+def test_fail_stops_the_run_before_anything_is_written(
+    settings: Settings, readings: Lakehouse
+) -> None:
+    table = _gold((Expectation("v_positive", "v >= 0", "fail"),))
+    with pytest.raises(ExpectationFailed, match="'v_positive' failed on 2 row"):
+        run_pipeline(settings, tables=[table])
+    assert not readings.exists("checked") and not readings.exists("quarantine")
+    event = query(readings, "SELECT status, message FROM pipeline_events").to_pylist()
+    assert event == [
+        {
+            "status": "failed",
+            "message": "table checked: expectation 'v_positive' failed on 2 row(s)",
+        }
+    ]
+
+
+def test_an_unchanged_input_skips_the_table(settings: Settings, readings: Lakehouse) -> None:
+    table = _gold(())
+    run_pipeline(settings, tables=[table])
+    version = readings.version("checked")
+    assert run_pipeline(settings, tables=[table]).changed == []
+    readings.write("readings", pa.table({"k": [9], "v": [1.0]}), "append")
+    assert [t.table_name for t in run_pipeline(settings, tables=[table]).changed] == ["checked"]
+    assert readings.version("checked") == version + 1
+    assert readings.state("checked").rows == 5
