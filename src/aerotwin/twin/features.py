@@ -15,6 +15,9 @@ from __future__ import annotations
 from aerotwin.schemas import TELEMETRY_FEEDS, sensor_names
 
 WINDOWS = {"7d": "INTERVAL 7 DAYS", "30d": "INTERVAL 30 DAYS"}
+# Trend x axis: days since 2026-01-01; near zero, so both engines' slopes agree to 1e-12
+# (days since 1970 lose about six digits to cancellation, differently on each engine).
+TREND_X = "(epoch(ts) - 1767225600) / CAST(86400 AS DOUBLE)"
 # How far an incremental run looks back before the earliest new reading: the longest window.
 HISTORY = WINDOWS["30d"]
 USAGE_COLUMNS = (
@@ -78,7 +81,8 @@ def _frame(component: str, span: str | None) -> str:
 
 def _days(later: str, earlier: str) -> str:
     """Fractional days between two timestamps, portable (epoch seconds on both engines)."""
-    return f"(epoch({later}) - epoch({earlier})) / 86400.0"
+    # A DOUBLE divisor: Spark reads `86400.0` as a DECIMAL and would round to 7 places.
+    return f"(epoch({later}) - epoch({earlier})) / CAST(86400 AS DOUBLE)"
 
 
 def changed_sql(component_type: str) -> str:
@@ -119,7 +123,7 @@ def features_sql(component_type: str, incremental: bool = False) -> str:
             f"avg({s}) {w30} AS avg_{s}_30d",
             # A slope needs two readings; one alone would give NaN (0 / 0).
             f"CASE WHEN count({s}) {w7} >= 2 "
-            f"THEN regr_slope({s}, epoch(ts) / 86400.0) {w7} END AS trend_{s}_7d",
+            f"THEN regr_slope({s}, {TREND_X}) {w7} END AS trend_{s}_7d",
         ]
     rolling_out = []
     for s in sensors:

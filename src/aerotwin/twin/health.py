@@ -52,7 +52,8 @@ def _held(i: int, level: int, rule: Rule) -> str:
     readings = f"__rn - __run{level}_rn_{i} + 1 >= {rule.min_readings}"
     if rule.min_hours <= 0:
         return readings
-    hours = f"(epoch(reading_ts) - epoch(__run{level}_ts_{i})) / 3600.0 >= {rule.min_hours!r}"
+    hours = f"(epoch(reading_ts) - epoch(__run{level}_ts_{i})) / CAST(3600 AS DOUBLE)"
+    hours += f" >= {rule.min_hours!r}"
     return f"{readings} AND {hours}"
 
 
