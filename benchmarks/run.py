@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, str] = {
     "sim": "benchmarks.sim_bench",
     "rul": "benchmarks.rul_bench",
     "ml": "benchmarks.ml_bench",
+    "gold": "benchmarks.gold_bench",
     "pipeline": "benchmarks.pipeline_bench",
 }
 
