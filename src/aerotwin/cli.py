@@ -226,15 +226,12 @@ def evaluate_cmapss_cmd(
 
 
 def _demo_health(settings: Settings, console: Console) -> None:
-    """Demo step: bring the gold tables up to date and print the fleet's health."""
+    """Demo step: bring every table up to date (a no-op when nothing changed), print health."""
     from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.twin.report import fleet_health
-    from aerotwin.twin.views import SUMMARY
 
-    lake = Lakehouse.from_settings(settings)
-    if not lake.exists(SUMMARY):
-        _run_pipeline(settings, console, False, None)
-    console.print(fleet_health(lake))
+    _run_pipeline(settings, console, False, None)
+    console.print(fleet_health(Lakehouse.from_settings(settings)))
 
 
 @app.command("whatif")
