@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
-import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from aerotwin.ml.anomaly import AnomalyDetector
 
@@ -70,7 +70,7 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
-class RiskPyfunc(mlflow.pyfunc.PythonModel):
+class RiskPyfunc(PythonModel):
     """MLflow wrapper around a pickled RiskModel."""
 
     def load_context(self, context: Any) -> None:

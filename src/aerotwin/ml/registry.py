@@ -101,8 +101,10 @@ def log_training(
     holdout_scores = model.risk(split.holdout) if len(split.holdout) else np.array([])
     holdout = evaluate(split.holdout, holdout_scores, model.threshold) if len(split.holdout) else {}
     experiment_id = ensure_experiment(client, name, settings)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{model.component_type}"):
-        run_id = mlflow.active_run().info.run_id
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"train-{model.component_type}"
+    ) as run:
+        run_id = run.info.run_id
         mlflow.set_tags({"component_type": model.component_type, "kind": "training"})
         mlflow.log_params(
             {

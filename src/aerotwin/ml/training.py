@@ -157,7 +157,7 @@ def train_risk_model(
     params, trials = _tune(base, split, tuning_seconds, tuning_trials, seed)
     booster = _fit(params, split.train, split.features)
     valid = split.validation
-    valid_scores = booster.predict(valid[list(split.features)].astype("float64"))
+    valid_scores = np.asarray(booster.predict(valid[list(split.features)].astype("float64")))
     threshold = choose_threshold(valid["label"].to_numpy(), valid_scores, target_recall)
     anomaly = fit_anomaly(split.train, split.features, seed=seed, n_jobs=num_threads)
     model = RiskModel(
