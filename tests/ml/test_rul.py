@@ -184,3 +184,31 @@ def test_train_evaluate_and_register_on_an_fd001_slice(
     direct = result.model.predict(fd001_slice.test[fd001_slice.test["unit"] <= 2])
     np.testing.assert_allclose(served["rul"].to_numpy(), direct["rul"].to_numpy())
     assert list(served.columns) == ["unit", "cycle", "rul", "rul_lower", "rul_upper"]
+
+
+def test_six_operating_conditions_need_no_code_change(fd001_slice: CmapssSubset) -> None:
+    """FD001 rows moved to six FD002-like conditions train as well as the original."""
+    rng = np.random.default_rng(11)
+    centres = np.array(
+        [
+            [0, 0, 100],
+            [10, 0.25, 100],
+            [20, 0.7, 100],
+            [25, 0.62, 60],
+            [35, 0.84, 100],
+            [42, 0.84, 100],
+        ]
+    )
+    train = fd001_slice.train.copy()
+    cond = rng.integers(0, 6, len(train))
+    train[OP_SETTINGS] = centres[cond] + rng.normal(0, [0.003, 0.0003, 0.0], (len(train), 3))
+    # Each condition scales and shifts every sensor: far larger than the wear signal.
+    scale = rng.uniform(0.7, 1.3, (6, 21))
+    shift = rng.uniform(-50, 50, (6, 21))
+    train[SENSORS] = train[SENSORS].to_numpy() * scale[cond] + shift[cond]
+    config = RulConfig(folds=3, n_estimators=60, threads=1, candidates=({"num_leaves": 15},))
+    plain = train_rul(fd001_slice.train, "FD001", config)
+    moved = train_rul(train, "FD00X", config)
+    assert len(moved.model.preprocessor.centres) == 6
+    assert moved.model.preprocessor.dropped == plain.model.preprocessor.dropped
+    assert moved.cv["cv_rmse"] < 1.1 * plain.cv["cv_rmse"]
