@@ -157,6 +157,12 @@ def accuracy(aircraft: int, days: int, root: Path) -> list[str]:
     ]
     if skipped:
         out += ["", "Not trained: " + "; ".join(skipped)]
+    out += [
+        "",
+        "A type whose holdout has 0 positives had too few failures in this fleet for a held-out "
+        "comparison (its model still becomes champion when there is none); "
+        "tests/ml/test_fleet.py asserts the engine comparison on the same fleet.",
+    ]
     return out
 
 
