@@ -9,6 +9,7 @@ is only ever used by `evaluate`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,8 +144,6 @@ def train_rul(
     progress: Progress | None = None,
 ) -> TrainResult:
     """Select LightGBM settings by GroupKFold on units, refit the best, calibrate intervals."""
-    import time
-
     config = config or RulConfig()
     started = time.perf_counter()
     units = train["unit"].nunique()
