@@ -405,7 +405,7 @@ def _train_with_progress(
 
         def done(ct: str, outcome: object) -> None:
             if isinstance(outcome, Exception):
-                progress.console.print(f"[yellow]{ct}: skipped[/yellow] ({outcome})")
+                progress.console.print(f"[yellow]skipped[/yellow] {outcome}", highlight=False)
             progress.advance(task)
 
         reports = train_all(settings, types, on_done=done)
