@@ -190,9 +190,10 @@ def sustain_count(telemetry: pa.Table, rules: RuleSet, component_type: str) -> i
     if hours > 0:
         ts = telemetry.column("reading_ts")
         last = pc.max(ts).as_py()
-        cutoff = pa.scalar(last.timestamp() - hours * 3600 - 1e-6)
+        cutoff = pa.scalar(last.timestamp() - hours * 3600)
         seconds = pc.divide(pc.cast(pc.cast(ts, pa.timestamp("us", "UTC")), pa.int64()), 1e6)
-        count = max(count, int(pc.sum(pc.greater_equal(seconds, cutoff)).as_py()) + 1)
+        # The readings after the cut-off, and the one at or before it where the run must start.
+        count = max(count, int(pc.sum(pc.greater(seconds, cutoff)).as_py()) + 1)
     return min(count, telemetry.num_rows)
 
 
