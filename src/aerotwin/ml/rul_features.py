@@ -72,7 +72,8 @@ class Preprocessor:
         settings = train[OP_SETTINGS].to_numpy(np.float64)
         centres = fit_conditions(settings)
         cond = assign_conditions(settings, centres)
-        kept, dropped = [], []
+        kept: list[str] = []
+        dropped: list[str] = []
         for sensor in SENSORS:
             values = train[sensor].to_numpy(np.float64)
             informative = any(

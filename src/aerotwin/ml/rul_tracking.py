@@ -17,6 +17,7 @@ import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from aerotwin.config import Settings
@@ -27,7 +28,7 @@ EXPERIMENT = "aerotwin-engine-rul"
 MODEL_NAME = "aerotwin-engine-rul"
 
 
-class RulPyfunc(mlflow.pyfunc.PythonModel):
+class RulPyfunc(PythonModel):
     """MLflow wrapper: raw cycles in, per-cycle RUL with interval out."""
 
     def load_context(self, context: Any) -> None:
@@ -69,7 +70,7 @@ def _promote(client: MlflowClient, version: int, subset: str, cv_rmse: float) ->
     except MlflowException:
         champion = None
     better = champion is None
-    if champion is not None and champion.tags.get("subset") == subset:
+    if champion is not None and champion.run_id and champion.tags.get("subset") == subset:
         best = client.get_run(champion.run_id).data.metrics.get("cv_rmse", float("inf"))
         better = cv_rmse < best
     alias = "champion" if better else "challenger"
