@@ -74,7 +74,9 @@ class TwinSettings(_Section):
 class MlSettings(_Section):
     """Risk models and MLflow."""
 
-    tracking_uri: str | None = Field(None, description="MLflow tracking URI (default: SQLite store)")
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (default: SQLite store)"
+    )
     registry_uri: str | None = Field(None, description="MLflow registry URI (default: tracking)")
     horizon_days: int = Field(14, ge=1, le=365, description="failure horizon of the risk label")
     target_recall: float = Field(0.8, gt=0, le=1, description="recall the threshold is chosen for")
