@@ -28,5 +28,5 @@ def test_bad_key_is_named(tmp_path: Path) -> None:
 def test_with_section_validates(tmp_path: Path) -> None:
     s = load_settings(None, data_dir=tmp_path)
     assert with_section(s, "sim", aircraft=3).sim.aircraft == 3
-    with pytest.raises(SettingsError, match="sim.aircraft"):
+    with pytest.raises(SettingsError, match=r"sim\.aircraft"):
         with_section(s, "sim", aircraft=-1)

@@ -34,7 +34,7 @@ SENSORS: Final[dict[str, tuple[Sensor, ...]]] = {
         Sensor("oil_pressure_psi", "psi", 0, 200, "oil pressure"),
         Sensor("oil_temp_c", "°C", -60, 250, "oil temperature"),
         Sensor("fuel_flow_kgph", "kg/h", 0, 15000, "fuel flow"),
-        Sensor("fuel_efficiency", "ratio", 0, 1.5, "thrust per fuel flow relative to a new engine (1.0)"),
+        Sensor("fuel_efficiency", "ratio", 0, 1.5, "thrust per fuel flow vs a new engine (1.0)"),
     ),
     "landing_gear": (
         Sensor("hydraulic_pressure_psi", "psi", 0, 5000, "hydraulic system pressure"),
@@ -47,7 +47,9 @@ SENSORS: Final[dict[str, tuple[Sensor, ...]]] = {
         Sensor("power_draw_w", "W", 0, 5000, "electrical power draw"),
         Sensor("bus_voltage_v", "V", 0, 40, "DC bus voltage"),
         Sensor("signal_integrity_pct", "%", 0, 100, "data-bus signal integrity"),
-        Sensor("error_count", "count", 0, 100000, "bus errors in the reading interval", integer=True),
+        Sensor(
+            "error_count", "count", 0, 100000, "bus errors in the reading interval", integer=True
+        ),
         Sensor("lru_temp_c", "°C", -60, 150, "line-replaceable-unit temperature"),
     ),
     "cabin_pressurization": (
@@ -68,7 +70,7 @@ SENSORS: Final[dict[str, tuple[Sensor, ...]]] = {
 # Every telemetry record carries these keys before its sensors.
 TELEMETRY_KEYS: Final = ("component_id", "aircraft_id", "flight_id", "reading_ts")
 
-# Landing zone: {landing}/{feed}/date=YYYY-MM-DD/{feed}.{jsonl|csv}; reference data as
+# Landing zone: {landing}/{feed}/date=YYYY-MM-DD/part-*.{jsonl|csv}; reference data as
 # {landing}/reference/{name}.csv; the bad-record manifest at {landing}/_manifest/.
 TELEMETRY_FEEDS: Final = {ct: f"telemetry_{ct}" for ct in COMPONENT_TYPES}
 EVENT_FEEDS: Final = ("flights", "weather", "maintenance_events", "failures")
