@@ -50,7 +50,11 @@ def _same(a: Any, b: Any, names: list[str]) -> bool:
         for x, y in zip(rows_a, rows_b, strict=True):
             for k, v in x.items():
                 w = y[k]
-                close = isinstance(v, float) and isinstance(w, float) and math.isclose(v, w)
+                close = (
+                    isinstance(v, float)
+                    and isinstance(w, float)
+                    and math.isclose(v, w, rel_tol=1e-9, abs_tol=1e-9)
+                )
                 if v != w and not close:
                     return False
     return True
@@ -118,8 +122,8 @@ def _write(args: argparse.Namespace, row: str) -> None:
     load = os.getloadavg()[0]
     section = f"""{HEADING}
 
-`python -m benchmarks.run gold -- --aircraft {args.aircraft} --days {args.days}`
-(benchmarks/gold_bench.py), run {when} on {os.cpu_count()} cores, 24 GiB RAM,
+`python -m benchmarks.run gold -- --aircraft A --days D` (benchmarks/gold_bench.py), last
+run ({args.aircraft} x {args.days}) {when} on {os.cpu_count()} cores, 24 GiB RAM,
 {platform.system()} {platform.machine()}, Python {platform.python_version()}, DuckDB engine.
 The machine was shared with other jobs (load average {load:.0f} when it finished), so the
 times are an upper bound; the ratio is the figure to read.
@@ -140,6 +144,18 @@ reading 30 days of history before it; the twin views and the summary are rebuilt
 each time (one row per component or aircraft, from the latest feature rows).
 """
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    # Keep the rows of other fleet sizes measured earlier; this run replaces its own.
+    fleet = row.split("|")[1]
+    earlier = [
+        line
+        for line in text.split(HEADING, 1)[-1].split("\n## ", 1)[0].splitlines()
+        if HEADING in text
+        and line.startswith("| ")
+        and "x" in line.split("|")[1]
+        and line.split("|")[1] != fleet
+        and not line.startswith("| fleet")
+    ]
+    section = section.replace(f"\n{row}\n", "\n" + "\n".join([*earlier, row]) + "\n")
     if HEADING in text:
         head, rest = text.split(HEADING, 1)
         tail = rest.split("\n## ", 1)
