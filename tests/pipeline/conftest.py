@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from aerotwin.config import Settings, load_settings
+from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.testing import simulate_small_fleet
 
@@ -39,6 +40,6 @@ def fresh_landing(bad_landing: Settings, tmp_path: Path) -> Settings:
 def first_run(
     bad_landing: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Settings, RunResult]:
-    """The DuckDB pipeline run once over a copy of `bad_landing`; treat as read-only."""
+    """Bronze and silver built once by DuckDB over a copy of `bad_landing`; read-only."""
     settings = copy_landing(bad_landing, tmp_path_factory.mktemp("first_run") / "data")
-    return settings, run_pipeline(settings)
+    return settings, run_pipeline(settings, tables=load_tables(layers=("bronze", "silver")))

@@ -15,6 +15,7 @@ import pytest
 from aerotwin.config import Settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import silver_name
 from aerotwin.schemas import COMPONENT_TYPES
@@ -69,7 +70,8 @@ def test_sigkill_part_way_then_rerun_completes_without_loss_or_duplicates(
     )
     assert silver_name("airframe") not in done  # the kill really was part-way
 
-    run_pipeline(settings)
+    medallion = load_tables(layers=("bronze", "silver"))  # the kill came before gold
+    run_pipeline(settings, tables=medallion)
     reference = Lakehouse.from_settings(first_run[0])
     for ct in COMPONENT_TYPES:
         name = silver_name(ct)
@@ -80,4 +82,4 @@ def test_sigkill_part_way_then_rerun_completes_without_loss_or_duplicates(
         ["quarantine"],
     ).to_pylist()[0]
     assert quarantine["n"] == quarantine["d"] == reference.state("quarantine").rows
-    assert run_pipeline(settings).changed == []
+    assert run_pipeline(settings, tables=medallion).changed == []

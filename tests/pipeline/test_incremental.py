@@ -11,9 +11,15 @@ from aerotwin.config import Settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
-from aerotwin.pipeline.runner import run_pipeline
+from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
 from aerotwin.schemas import COMPONENT_TYPES
+
+
+def _run(settings: Settings, full_refresh: bool = False) -> RunResult:
+    """Bronze and silver only: this area's tables (gold has its own tests)."""
+    tables = load_tables(layers=("bronze", "silver"))
+    return run_pipeline(settings, full_refresh=full_refresh, tables=tables)
 
 
 def _versions(lakehouse: Lakehouse) -> dict[str, int]:
@@ -51,14 +57,14 @@ def test_a_new_day_is_ingested_alone_and_merged(fresh_landing: Settings, tmp_pat
     settings = fresh_landing
     parking = tmp_path / "parked"
     last = _hold_back_last_day(settings.landing_dir, parking)
-    run_pipeline(settings)
+    _run(settings)
     lakehouse = Lakehouse.from_settings(settings)
     silver_before = {ct: lakehouse.state(silver_name(ct)).rows for ct in COMPONENT_TYPES}
 
     for feed in parking.iterdir():
         for part in feed.iterdir():
             shutil.move(part, settings.landing_dir / feed.name / part.name)
-    result = run_pipeline(settings)
+    result = _run(settings)
 
     for ct in COMPONENT_TYPES:
         bronze = bronze_name(ct)
@@ -84,16 +90,16 @@ def test_incremental_history_equals_full_refresh(fresh_landing: Settings, tmp_pa
     settings = fresh_landing
     parking = tmp_path / "parked"
     _hold_back_last_day(settings.landing_dir, parking)
-    run_pipeline(settings)
+    _run(settings)
     for feed in parking.iterdir():
         for part in feed.iterdir():
             shutil.move(part, settings.landing_dir / feed.name / part.name)
-    run_pipeline(settings)
+    _run(settings)
     lakehouse = Lakehouse.from_settings(settings)
     incremental = {ct: _silver(lakehouse, silver_name(ct)) for ct in COMPONENT_TYPES}
     quarantined = lakehouse.state("quarantine").rows
 
-    result = run_pipeline(settings, full_refresh=True)
+    result = _run(settings, full_refresh=True)
     assert {t.table_name for t in result.changed} >= {silver_name(ct) for ct in COMPONENT_TYPES}
     for ct in COMPONENT_TYPES:
         assert _silver(lakehouse, silver_name(ct)).equals(incremental[ct])
@@ -102,7 +108,7 @@ def test_incremental_history_equals_full_refresh(fresh_landing: Settings, tmp_pa
 
 def test_a_growing_file_is_read_from_where_it_stopped(fresh_landing: Settings) -> None:
     settings = fresh_landing
-    run_pipeline(settings)
+    _run(settings)
     lakehouse = Lakehouse.from_settings(settings)
     target = sorted(settings.landing_dir.glob("telemetry_airframe/date=*/*.jsonl"))[-1]
     lines = target.read_text().splitlines()
@@ -110,7 +116,7 @@ def test_a_growing_file_is_read_from_where_it_stopped(fresh_landing: Settings) -
     with target.open("a") as f:
         f.write(lines[0] + "\n")
         f.write('{"component_id": "half a line')  # still being written: must wait
-    run_pipeline(settings)
+    _run(settings)
     relative = target.relative_to(settings.landing_dir).as_posix()
     rows = query(
         lakehouse,
@@ -122,7 +128,7 @@ def test_a_growing_file_is_read_from_where_it_stopped(fresh_landing: Settings) -
     assert rows[-1]["_raw"] == lines[0]
     with target.open("a") as f:
         f.write('"}\n')
-    run_pipeline(settings)
+    _run(settings)
     last = query(
         lakehouse,
         f"SELECT max(_line) FROM bronze_telemetry_airframe WHERE _source_file = '{relative}'",

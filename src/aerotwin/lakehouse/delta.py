@@ -73,6 +73,21 @@ class Lakehouse:
         """An Arrow dataset over the current files (not `to_pyarrow_table`: see DESIGN)."""
         return self.table(name, version).to_pyarrow_dataset()
 
+    def plain_parquet_files(self, name: str) -> list[str] | None:
+        """The current Parquet files of a table that readers may scan directly, else None.
+
+        Only the files the Delta log lists are current; they alone are the table when it is
+        local, unpartitioned and uses no reader feature (deletion vectors, column mapping).
+        """
+        if not self.is_local:
+            return None
+        table = self.table(name)
+        features = table.protocol().reader_features
+        if features or table.metadata().partition_columns:
+            return None
+        files = [uri.removeprefix("file://") for uri in table.file_uris()]
+        return files or None
+
     def names(self) -> list[str]:
         """Table names found under a local root (object stores: tables the pipeline declares)."""
         if not self.is_local:

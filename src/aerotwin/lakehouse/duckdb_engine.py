@@ -30,11 +30,17 @@ class DuckDBEngine:
 
     def register_table(self, view: str, table: str, where: str | None = None) -> None:
         """Expose lakehouse table `table` (optionally filtered) as view `view`."""
-        source = f"__src_{view}"
-        dataset = self.lakehouse.dataset(table)
-        self._keep[source] = dataset
-        self.con.register(source, dataset)
         condition = f" WHERE {where}" if where else ""
+        files = self.lakehouse.plain_parquet_files(table)
+        if files is not None:
+            # DuckDB's own Parquet reader is several times faster than an Arrow dataset scan.
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            source = f"read_parquet([{listed}], union_by_name = true)"
+        else:
+            source = f"__src_{view}"
+            dataset = self.lakehouse.dataset(table)
+            self._keep[source] = dataset
+            self.con.register(source, dataset)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source}{condition}")
 
     def register_arrow(self, view: str, data: pa.Table) -> None:

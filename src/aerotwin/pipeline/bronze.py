@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.definitions import LandingSource, TableDef
@@ -151,18 +152,24 @@ def _chunks(landing: Path, files: list[str]) -> Iterator[list[str]]:
         yield chunk
 
 
+def _constant(value: object, n: int, kind: pa.DataType) -> pa.Array:
+    """`value` repeated `n` times, without building a Python list (dictionary-decoded)."""
+    indices = pa.array(np.zeros(n, dtype=np.int32))
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], kind)).dictionary_decode()
+
+
 def _lineage(
     raw: pa.Array, lines: pa.Array, name: str, batch_id: int, now: dt.datetime, offset: int
 ) -> dict[str, pa.Array]:
     n = len(raw)
     return {
         "_raw": raw,
-        "_source_file": pa.array([name] * n, pa.string()).dictionary_encode().cast(pa.string()),
+        "_source_file": _constant(name, n, pa.string()),
         "_line": lines,
-        "_arrival_date": pa.array([arrival_date(name)] * n, pa.date32()),
-        "_ingested_ts": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
-        "_batch_id": pa.array([batch_id] * n, pa.int64()),
-        "_file_offset": pa.array([offset] * n, pa.int64()),
+        "_arrival_date": _constant(arrival_date(name), n, pa.date32()),
+        "_ingested_ts": _constant(now, n, pa.timestamp("us", tz="UTC")),
+        "_batch_id": pa.array(np.full(n, batch_id, dtype=np.int64)),
+        "_file_offset": pa.array(np.full(n, offset, dtype=np.int64)),
     }
 
 
@@ -193,18 +200,18 @@ def _read(
 def _parse_jsonl(base: pa.Table, fields: tuple[str, ...]) -> pa.Table:
     """Extract `fields` as raw JSON tokens (text) in one parse per line; keep invalid lines."""
     paths = "[" + ", ".join(f"'$.\"{f}\"'" for f in fields) + "]"
-    extracted = ", ".join(f'CAST(__v[{i + 1}] AS VARCHAR) AS "{f}"' for i, f in enumerate(fields))
+    extracted = ", ".join(
+        f'CASE WHEN _parse_ok THEN CAST(__v[{i + 1}] AS VARCHAR) END AS "{f}"'
+        for i, f in enumerate(fields)
+    )
     con = duckdb.connect()
     con.register("lines", base)
+    # try(): a line that is not JSON gives NULL instead of failing the batch.
     sql = f"""
         SELECT * EXCLUDE (__v), {extracted}
         FROM (
-            -- Invalid lines are swapped for '{{}}' before extracting: DuckDB may evaluate both
-            -- CASE branches, and json_extract raises on malformed input.
-            SELECT *, CASE WHEN _parse_ok
-                THEN json_extract(CASE WHEN _parse_ok THEN _raw ELSE '{{}}' END, {paths}) END AS __v
-            FROM (SELECT *, COALESCE(json_valid(_raw) AND ltrim(_raw) LIKE '{{%', false)
-                  AS _parse_ok FROM lines)
+            SELECT *, __v IS NOT NULL AND starts_with(ltrim(_raw), '{{') AS _parse_ok
+            FROM (SELECT *, try(json_extract(_raw, {paths})) AS __v FROM lines)
         )
     """
     table = con.sql(sql).to_arrow_table()
@@ -222,9 +229,35 @@ def _parse_csv(
     offset: int,
 ) -> pa.Table:
     """Data lines parsed against the file's header, kept raw, flagged when malformed."""
-    values, ok = parse_csv_lines(raw.to_pylist(), columns)
     data = _lineage(raw, pa.array(numbers), name, batch_id, now, offset)
+    parsed = _fast_csv(raw, columns)
+    if parsed is not None:
+        data["_parse_ok"] = pa.array(np.ones(len(raw), dtype=bool))
+        data.update({c: parsed.column(c).combine_chunks() for c in columns})
+        return pa.table(data)
+    values, ok = parse_csv_lines(raw.to_pylist(), columns)
     data["_parse_ok"] = pa.array(ok, pa.bool_())
     for column, vals in zip(columns, values, strict=True):
         data[column] = pa.array(vals, pa.string())
     return pa.table(data)
+
+
+def _fast_csv(raw: pa.Array, columns: list[str]) -> pa.Table | None:
+    """Arrow's CSV reader over the lines, when every line parses into one row; else None."""
+    if not len(raw):
+        return None
+    body = "\n".join(raw.to_pylist()).encode() + b"\n"
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=columns),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # a malformed row: the line-by-line parser flags it
+    return table if table.num_rows == len(raw) else None

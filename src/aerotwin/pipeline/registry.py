@@ -21,12 +21,18 @@ PIPELINE_MODULES: tuple[str, ...] = (
 RESERVED = (EVENTS_TABLE, QUARANTINE_TABLE)
 
 
-def load_tables(modules: Iterable[str] = PIPELINE_MODULES) -> list[TableDef]:
-    """Every declared table, from every pipeline module, in dependency order."""
+def load_tables(
+    modules: Iterable[str] = PIPELINE_MODULES, layers: Iterable[str] | None = None
+) -> list[TableDef]:
+    """Every declared table (of `layers`, when given), in dependency order."""
     declared: list[TableDef] = []
     for name in modules:
         declared.extend(importlib.import_module(name).tables())
-    return ordered(declared)
+    tables = ordered(declared)
+    if layers is None:
+        return tables
+    wanted = set(layers)
+    return [t for t in tables if t.layer in wanted]
 
 
 def ordered(tables: list[TableDef]) -> list[TableDef]:

@@ -21,7 +21,7 @@ from aerotwin.pipeline.runner import RunResult
 
 def layers() -> dict[str, str]:
     """Layer of every declared table, plus the pipeline's own system tables."""
-    out = {t.name: t.layer for t in load_tables()}
+    out: dict[str, str] = {t.name: t.layer for t in load_tables()}
     out.update({EVENTS_TABLE: "system", QUARANTINE_TABLE: "system"})
     return out
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aerotwin.config import Settings
-from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import Engine, open_engine
 from aerotwin.pipeline import bronze
 from aerotwin.pipeline.definitions import TableDef
@@ -186,7 +186,7 @@ def _derive(
             metadata=metadata,
         )
     else:
-        mode = "append" if table.mode == "append" and incremental else "overwrite"
+        mode: WriteMode = "append" if table.mode == "append" and incremental else "overwrite"
         run.table_version = engine.write(
             table.name, OUT, mode, partition_by=table.partition_by, metadata=metadata
         )

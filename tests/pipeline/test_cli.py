@@ -1,0 +1,41 @@
+"""The pipeline's CLI: run, tables, sql; errors name what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from aerotwin.cli import app
+from aerotwin.config import Settings
+
+runner = CliRunner()
+
+
+def _cli(settings: Settings, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["--data-dir", str(settings.data_dir), *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.slow
+def test_run_tables_sql_and_errors(fresh_landing: Settings) -> None:
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 0, out
+    assert "telemetry_engine" in out and "quarantined" in out and "tables written" in out
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 0 and "nothing new, every table up to date" in out
+
+    code, out = _cli(fresh_landing, "tables")
+    assert code == 0, out
+    rows = {line.split("│")[2].strip(): line for line in out.splitlines() if line.count("│") > 4}
+    assert "bronze" in rows["bronze_flights"] and "silver" in rows["telemetry_engine"]
+    assert "system" in rows["quarantine"]
+
+    code, out = _cli(
+        fresh_landing, "sql", "SELECT count(DISTINCT aircraft_id) AS fleet FROM aircraft"
+    )
+    assert code == 0 and "fleet" in out and " 5 " in out
+
+    code, out = _cli(fresh_landing, "sql", "SELECT nope FROM aircraft")
+    assert code == 2 and "SQL error" in out and "nope" in out
+    code, out = _cli(fresh_landing, "pipeline", "run", "--engine", "flink")
+    assert code == 2 and "'flink' is not duckdb or spark" in out
