@@ -153,7 +153,10 @@ def page(entities: list[Entity]) -> str:
 
 def readme_section(text: str, entities: list[Entity]) -> str:
     """`text` (the README) with the diagram between the erd markers (appended when absent)."""
-    block = f"{START}\n```mermaid\n{mermaid(entities)}\n```\n{END}"
+    # The README shows the tables users query (silver and gold); docs/data_model.md has all.
+    shown = [e for e in entities if e.layer in ("silver", "gold")]
+    note = "Silver and gold tables; every table with its key: docs/data_model.md."
+    block = f"{START}\n{note}\n\n```mermaid\n{mermaid(shown)}\n```\n{END}"
     if START in text and END in text:
         head, rest = text.split(START, 1)
         return head + block + rest.split(END, 1)[1]
