@@ -113,6 +113,10 @@ def test_conformal_intervals_cover_at_the_nominal_rate() -> None:
     assert np.mean((upper - lower)[low]) < 0.5 * np.mean((upper - lower)[high])
     for mask in (low, high):
         assert empirical_coverage(test_y[mask], lower[mask], upper[mask]) > 0.87
+    # A biased model (all residuals positive) still gets intervals holding its prediction.
+    biased = fit_intervals(cal_pred, cal_pred + 5 + rng.uniform(0, 1, 5000), coverage=0.9)
+    low_b, high_b = biased.interval(test_pred)
+    assert (low_b <= test_pred).all() and (high_b >= test_pred + 5).all()
     with pytest.raises(ValueError, match="too few for 90% intervals"):
         residual_quantiles(np.zeros(10), 0.9)
 
@@ -135,7 +139,7 @@ def test_train_evaluate_and_register_on_an_fd001_slice(
 ) -> None:
     config = RulConfig(
         folds=3,
-        n_estimators=60,
+        n_estimators=40,
         threads=1,  # one thread: OpenMP spin-waits badly on the shared 2-core machine
         candidates=({"num_leaves": 7, "min_child_samples": 40}, {"num_leaves": 15}),
     )
@@ -206,7 +210,7 @@ def test_six_operating_conditions_need_no_code_change(fd001_slice: CmapssSubset)
     scale = rng.uniform(0.7, 1.3, (6, 21))
     shift = rng.uniform(-50, 50, (6, 21))
     train[SENSORS] = train[SENSORS].to_numpy() * scale[cond] + shift[cond]
-    config = RulConfig(folds=3, n_estimators=60, threads=1, candidates=({"num_leaves": 15},))
+    config = RulConfig(folds=3, n_estimators=40, threads=1, candidates=({"num_leaves": 15},))
     plain = train_rul(fd001_slice.train, "FD001", config)
     moved = train_rul(train, "FD00X", config)
     assert len(moved.model.preprocessor.centres) == 6
