@@ -9,6 +9,8 @@ from rich.table import Table
 
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.schemas import COMPONENT_TYPES
+from aerotwin.twin.health import health_table
 from aerotwin.twin.rules import STATUSES
 from aerotwin.twin.views import COMPONENT_VIEW, SUMMARY
 from aerotwin.twin.whatif import WhatIfResult
@@ -80,4 +82,33 @@ def fleet_health(lake: Lakehouse) -> Group:
             _fmt(r["aircraft_health_status"]), str(r["alert_count"]),
             r["worst_component_id"] or "-", r["worst_component_rules"] or "-",
         )  # fmt: skip
-    return Group(table, top)
+    return Group(table, top, _history(lake))
+
+
+def _history(lake: Lakehouse) -> Table:
+    """Over all readings: how many components reached Warning or Critical, and how often."""
+    names = [health_table(ct) for ct in COMPONENT_TYPES if lake.exists(health_table(ct))]
+    union = " UNION ALL ".join(
+        f"SELECT component_type, component_id, health_level FROM {n}" for n in names
+    )
+    found = query(
+        lake,
+        "SELECT component_type, "
+        "count(DISTINCT CASE WHEN health_level = 1 THEN component_id END) AS warned, "
+        "count(DISTINCT CASE WHEN health_level = 2 THEN component_id END) AS critical, "
+        "sum(CASE WHEN health_level = 1 THEN 1 ELSE 0 END) AS warning_readings, "
+        "sum(CASE WHEN health_level = 2 THEN 1 ELSE 0 END) AS critical_readings, "
+        f"count(*) AS readings FROM ({union}) GROUP BY ALL ORDER BY ALL",
+        names,
+    ).to_pylist()
+    table = Table(title="Health history (all readings)", title_justify="left")
+    for column in ("component type", "components ever Warning", "ever Critical", "readings"):
+        table.add_column(column, justify="left" if column == "component type" else "right")
+    for r in found:
+        table.add_row(
+            r["component_type"],
+            f"{r['warned']} ({r['warning_readings']} readings)",
+            f"{r['critical']} ({r['critical_readings']} readings)",
+            f"{r['readings']:,}",
+        )
+    return table
