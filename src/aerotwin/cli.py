@@ -226,11 +226,11 @@ def evaluate_cmapss_cmd(
 
 
 def _demo_health(settings: Settings, console: Console) -> None:
-    """Demo step: bring every table up to date (a no-op when nothing changed), print health."""
+    """Demo step: the fleet's health from the gold tables (the pipeline step built them)."""
     from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.twin.report import fleet_health
 
-    _run_pipeline(settings, console, False, None)
+    console.rule("[bold]Fleet health[/bold]: component digital twins")
     console.print(fleet_health(Lakehouse.from_settings(settings)))
 
 
