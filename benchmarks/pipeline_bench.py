@@ -44,8 +44,10 @@ def _child(data_dir: Path, engine: str, full_refresh: bool) -> dict[str, Any]:
     session_s = time.perf_counter() - started
     result = run_pipeline(settings, full_refresh=full_refresh, engine=live, tables=tables)
     total = time.perf_counter() - started
-    jvm_peak = _jvm_peak_mib(live) if engine == "spark" else 0.0
+    jvm_peak, jvm_cpu = _jvm_usage(live) if engine == "spark" else (0.0, 0.0)
     live.close()
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
 
     def rows(layer: str, field: str) -> int:
         return sum(
@@ -64,20 +66,26 @@ def _child(data_dir: Path, engine: str, full_refresh: bool) -> dict[str, Any]:
         "telemetry_bronze_rows": rows("bronze", "rows_in"),
         "telemetry_silver_rows_in": rows("silver", "rows_in"),
         "telemetry_silver_rows_out": rows("silver", "rows_out"),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 0),
+        # CPU seconds (all threads; Spark's JVM added): comparable even on a busy machine.
+        "cpu_s": round(usage.ru_utime + usage.ru_stime + jvm_cpu, 1),
         "jvm_peak_rss_mib": round(jvm_peak, 0),
     }
 
 
-def _jvm_peak_mib(engine: Any) -> float:
+def _jvm_usage(engine: Any) -> tuple[float, float]:
+    """Peak resident MiB and CPU seconds of the Spark JVM (a child process of this one)."""
     gateway = engine.spark.sparkContext._gateway
     pid = gateway.proc.pid if getattr(gateway, "proc", None) else None
     if pid is None:
-        return 0.0
+        return 0.0, 0.0
+    peak = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            peak = int(line.split()[1]) / 1024
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return peak, (int(fields[11]) + int(fields[12])) / ticks
 
 
 def _run_child(data_dir: Path, engine: str, full_refresh: bool = False) -> dict[str, Any]:

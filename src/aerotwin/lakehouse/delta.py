@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 METADATA_KEY = "userMetadata"
@@ -139,6 +139,7 @@ class Lakehouse:
         *,
         partition_by: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        writer_properties: WriterProperties | None = None,
     ) -> int:
         """Append to or overwrite table `name` in one commit; returns the new version."""
         write_deltalake(
@@ -149,6 +150,7 @@ class Lakehouse:
             schema_mode="overwrite" if mode == "overwrite" else None,
             storage_options=self.storage_options,
             commit_properties=_commit(metadata),
+            writer_properties=writer_properties,
         )
         return self.table(name).version()
 

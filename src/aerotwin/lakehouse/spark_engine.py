@@ -66,6 +66,7 @@ class SparkEngine:
 
     def __init__(self, lakehouse: Lakehouse, master: str = "local[*]", session: Any = None) -> None:
         self.lakehouse = lakehouse
+        self._owns_session = session is None
         self.spark = session or build_session(master)
         self._cached: dict[str, Any] = {}
         self._tables: dict[tuple[str, int | None], Any] = {}
@@ -175,6 +176,8 @@ class SparkEngine:
         return self.lakehouse.table(table).version()
 
     def close(self) -> None:
-        """Unpersist cached views (the session is shared and stopped by its owner)."""
+        """Unpersist cached views; stop the session if this engine started it."""
         for view in list(self._cached):
             self.drop(view)
+        if self._owns_session:
+            self.spark.stop()

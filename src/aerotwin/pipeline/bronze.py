@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from deltalake import ColumnProperties, WriterProperties
 
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.definitions import LandingSource, TableDef
@@ -30,6 +31,14 @@ from aerotwin.pipeline.landing import arrival_date, discover, parse_csv_lines, s
 
 # One commit per chunk of files bounds memory; each chunk is still all-or-nothing.
 CHUNK_BYTES = 512 * 1024 * 1024
+
+# Long text columns (the raw line, JSON tokens) get no dictionary and no statistics: they cost
+# most of the write and no reader filters on them; lineage keeps statistics for file skipping.
+_INDEXED = ("_source_file", "_line", "_arrival_date", "_batch_id")
+WRITER = WriterProperties(
+    default_column_properties=ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE"),
+    column_properties={c: ColumnProperties(statistics_enabled="CHUNK") for c in _INDEXED},
+)
 
 LINEAGE_FIELDS: list[pa.Field] = [
     pa.field("_raw", pa.string()),
@@ -65,8 +74,13 @@ def checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]:
     if not lakehouse.exists(table):
         return {}
     con = duckdb.connect()
-    scanner = lakehouse.dataset(table).scanner(columns=["_source_file", "_line", "_file_offset"])
-    con.register("bronze", scanner.to_reader())
+    files = lakehouse.plain_parquet_files(table)
+    if files is not None:
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE VIEW bronze AS SELECT * FROM read_parquet([{listed}])")
+    else:
+        columns = ["_source_file", "_line", "_file_offset"]
+        con.register("bronze", lakehouse.dataset(table).scanner(columns=columns).to_reader())
     rows = con.execute(
         "SELECT _source_file, max(_line), max(_file_offset) FROM bronze GROUP BY 1"
     ).fetchall()
@@ -120,9 +134,13 @@ def ingest(
         meta = {"run_id": run_id, "files": len(chunk)}
         if source.snapshot:
             meta["sha256"] = _sha256(landing / chunk[0])
-            version = lakehouse.write(table.name, data, "overwrite", metadata=meta)
+            version = lakehouse.write(
+                table.name, data, "overwrite", metadata=meta, writer_properties=WRITER
+            )
         else:
-            version = lakehouse.write(table.name, data, "append", metadata=meta)
+            version = lakehouse.write(
+                table.name, data, "append", metadata=meta, writer_properties=WRITER
+            )
         rows += data.num_rows
         if on_chunk:
             on_chunk(len(chunk), data.num_rows)
