@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from aerotwin.cli import app
-from aerotwin.config import Settings, with_section
+from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
-from aerotwin.lakehouse.engine import open_engine
+from aerotwin.pipeline.runner import run_pipeline
 from aerotwin.schemas import COMPONENT_TYPES
 from aerotwin.twin import erd
 from aerotwin.twin.gold import pipeline_tables
@@ -141,33 +142,41 @@ def test_whatif_command(gold_fleet: Settings) -> None:
     assert "unknown sensor 'egt_f'" in bad.output
 
 
-def test_editing_the_rules_file_changes_the_declared_statuses(
+def test_editing_a_threshold_and_rerunning_changes_the_statuses(
     gold_fleet: Settings, tmp_path: Path
 ) -> None:
+    shutil.copytree(gold_fleet.data_dir, tmp_path / "data")
+    base = load_settings(None, data_dir=tmp_path / "data")
     text = bundled_rules_path().read_text()
-    edited = text.replace('version: "', 'version: "edited-').replace(
+    edited = text.replace(
         "    warning: 0.6\n    critical: 0.8\n", "    warning: 0.01\n    critical: 0.02\n"
     )
-    assert edited.count("edited-") == 1 and "warning: 0.01" in edited
-    custom = tmp_path / "rules.yaml"
-    custom.write_text(edited)
-    settings = with_section(gold_fleet, "twin", rules_file=custom)
-    table = next(t for t in pipeline_tables(settings) if t.name == health_table("airframe"))
-    engine = open_engine("duckdb", Lakehouse.from_settings(gold_fleet))
-    try:
-        for name in table.inputs:  # the whole inputs: the SQL then covers every reading
-            engine.register_table(name, name)
-        latest = engine.to_arrow(
-            f"SELECT component_health_status AS s, rules_fired, rules_version FROM ({table.sql}) "
-            "WHERE rules_fired LIKE '%fatigue_high%'"
-        ).to_pylist()
-    finally:
-        engine.close()
-    fired = "rules_fired LIKE '%fatigue_high%'"
-    stored = rows(gold_fleet, f"SELECT count(*) AS n FROM component_health_airframe WHERE {fired}")
-    assert stored[0]["n"] == 0  # bundled thresholds: no airframe that young is fatigued
-    assert latest and {r["s"] for r in latest} == {"Critical"}
-    assert {r["rules_version"] for r in latest} == {load_rules(settings).version}
+    assert edited.count("warning: 0.01") == 1  # fatigue_high only; the version is unchanged
+    (tmp_path / "rules.yaml").write_text(edited)
+    settings = with_section(base, "twin", rules_file=tmp_path / "rules.yaml")
+    airframe = health_table("airframe")
+    fired = f"SELECT count(*) AS n FROM {airframe} WHERE rules_fired LIKE '%fatigue_high%'"
+    assert rows(settings, fired)[0]["n"] == 0  # bundled thresholds: no airframe is fatigued
+
+    result = run_pipeline(settings, tables=pipeline_tables(settings))  # no --full-refresh
+    changed = {t.table_name: t for t in result.changed}
+    assert set(changed) == {airframe, COMPONENT_VIEW, SUMMARY}
+    assert changed[airframe].refresh == "full" and "definition changed" in changed[airframe].message
+    (stored,) = rows(
+        settings,
+        f"SELECT count(*) AS n, count(*) FILTER (WHERE rules_fired LIKE '%fatigue_high%') AS hit, "
+        f"(SELECT count(*) FROM features_airframe) AS readings FROM {airframe}",
+    )
+    assert stored["n"] == stored["readings"] and stored["hit"] > 0
+    view = rows(
+        settings,
+        f"SELECT component_health_status AS s, rules_fired FROM {COMPONENT_VIEW} "
+        "WHERE component_type = 'airframe'",
+    )
+    assert view and all(v["s"] == "Critical" and "fatigue_high" in v["rules_fired"] for v in view)
+
+    again = run_pipeline(settings, tables=pipeline_tables(settings))
+    assert again.changed == []
 
 
 def test_committed_erd_is_up_to_date(gold_fleet: Settings) -> None:

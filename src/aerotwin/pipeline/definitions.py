@@ -20,6 +20,8 @@ Adding a table (e.g. a gold table) is one declaration in a module listed in
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -112,3 +114,21 @@ class TableDef:
         names = [e.name for e in self.expectations]
         if len(set(names)) != len(names):
             raise DefinitionError(f"{where}: expectation names must be unique")
+
+    def fingerprint(self) -> str:
+        """A digest of what defines the table's rows (not its description or tags).
+
+        The runner stores it with each build and rebuilds the table in full when it changes,
+        so an edited rules file, SQL, expectation or key takes effect on the next run.
+        """
+        defining = {
+            "inputs": self.inputs,
+            "sql": self.sql,
+            "expectations": [(e.name, e.condition, e.action) for e in self.expectations],
+            "mode": self.mode,
+            "keys": self.keys,
+            "latest_by": self.latest_by,
+            "incremental_input": self.incremental_input,
+            "partition_by": self.partition_by,
+        }
+        return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:16]

@@ -144,7 +144,8 @@ def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> boo
     if full_refresh or not lakehouse.exists(table.name):
         return True
     meta = lakehouse.commit_metadata(table.name) or {}
-    return meta.get("inputs") != versions
+    # An edited definition (SQL, rules, expectations, keys) changes the rows as new input does.
+    return meta.get("inputs") != versions or meta.get("definition") != table.fingerprint()
 
 
 def _derive(
@@ -154,7 +155,12 @@ def _derive(
         run.status = "skipped"
         return
     versions = _input_versions(lakehouse, table)
-    previous = (lakehouse.commit_metadata(table.name) or {}).get("inputs", {})
+    last = lakehouse.commit_metadata(table.name) or {}
+    previous, fingerprint = last.get("inputs", {}), table.fingerprint()
+    if lakehouse.exists(table.name) and last.get("definition") != fingerprint:
+        # Rows built by another definition (or one not recorded) are stale: rebuild in full.
+        full_refresh, run.refresh = True, "full"
+        run.message = "definition changed since the last build: rebuilt in full"
     incremental = (
         not full_refresh
         and table.incremental_input is not None
@@ -172,7 +178,7 @@ def _derive(
     run.rows_in = sum(counts.values())
     run.expectations = _results(table, counts, engine, run.rows_in)
     run.quarantined = sum(n for rule, n in counts.items() if rule is not None)
-    metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions}
+    metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions, "definition": fingerprint}
     _quarantine(engine, lakehouse, table, run, full_refresh)
     columns = [c for c in engine.columns(STAGE) if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
