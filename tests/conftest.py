@@ -33,6 +33,26 @@ def small_fleet_landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Setti
 
 
 @pytest.fixture(scope="session")
+def gold_fleet(
+    small_fleet_landing: tuple[Settings, SimSummary], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """A lakehouse with every table, gold included, built by DuckDB from a copy of the small fleet.
+
+    Read-only (tests/twin, tests/scoring): tests that write must work on their own copy.
+    """
+    import shutil
+
+    from aerotwin.pipeline.runner import run_pipeline
+
+    source, _ = small_fleet_landing
+    data_dir = tmp_path_factory.mktemp("gold_fleet") / "data"
+    shutil.copytree(source.landing_dir, data_dir / "landing")
+    settings = load_settings(None, data_dir=data_dir)
+    run_pipeline(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
 def spark_session():  # type: ignore[no-untyped-def]
     """One local Spark session with Delta for the whole test run (start-up takes seconds)."""
     from aerotwin.lakehouse.spark_engine import build_session

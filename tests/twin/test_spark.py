@@ -50,7 +50,7 @@ def test_spark_builds_the_same_gold_tables_as_duckdb(tmp_path: Path, spark_sessi
     built = {t.table_name for t in spark.changed}
     assert built == {t.name for t in gold} == {t.table_name for t in duck.changed}
     duck_lake = Lakehouse.from_settings(settings)
-    for table in gold:
+    for table in (t for t in gold if t.external is None):  # the risk tables: empty until scored
         a, b = _rows(duck_lake, table.name, table.keys), _rows(spark_lake, table.name, table.keys)
         assert len(a) == len(b) > 0, table.name
         for x, y in zip(a, b, strict=True):

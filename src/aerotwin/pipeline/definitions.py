@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pyarrow as pa
+
 Layer = Literal["bronze", "silver", "gold"]
 Action = Literal["warn", "drop", "fail"]
 Mode = Literal["overwrite", "merge", "append"]
@@ -69,6 +71,18 @@ class LandingSource:
 
 
 @dataclass(frozen=True)
+class External:
+    """A table written outside the pipeline (e.g. by `aerotwin score`), declared so others read it.
+
+    The runner never computes it: it creates it empty with `schema` when it is missing, so the
+    tables that read it always can; `writer` names what fills it.
+    """
+
+    writer: str
+    schema: pa.Schema
+
+
+@dataclass(frozen=True)
 class TableDef:
     """One table of the pipeline.
 
@@ -81,6 +95,7 @@ class TableDef:
     keys: the primary key; with `latest_by`, duplicates on the key keep the greatest `latest_by`.
     incremental_input: the input whose new rows (by `_batch_id`) are processed on an
         incremental run; the others are read whole. Full refresh reads it whole.
+    external: instead of `sql` or `source`, a table another command writes (no inputs).
     """
 
     name: str
@@ -94,6 +109,7 @@ class TableDef:
     incremental_input: str | None = None
     partition_by: tuple[str, ...] = ()
     source: LandingSource | None = None
+    external: External | None = None
     description: str = ""
     tags: tuple[str, ...] = field(default=())
 
@@ -101,7 +117,13 @@ class TableDef:
         where = f"table {self.name}"
         if self.layer not in LAYERS:
             raise DefinitionError(f"{where}: layer must be one of {LAYERS}, got {self.layer!r}")
-        if (self.source is None) == (self.sql is None):
+        if self.external is not None:
+            if self.sql is not None or self.source is not None or self.inputs:
+                raise DefinitionError(f"{where}: an external table has no sql, source or inputs")
+            unknown = [k for k in self.keys if k not in self.external.schema.names]
+            if unknown:
+                raise DefinitionError(f"{where}: key column(s) {unknown} not in its schema")
+        elif (self.source is None) == (self.sql is None):
             raise DefinitionError(f"{where}: declare exactly one of `sql` or `source`")
         if self.mode == "merge" and not self.keys:
             raise DefinitionError(f"{where}: mode 'merge' needs `keys`")

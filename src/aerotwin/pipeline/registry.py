@@ -15,6 +15,7 @@ from aerotwin.pipeline.events import EVENTS_TABLE, QUARANTINE_TABLE
 PIPELINE_MODULES: tuple[str, ...] = (
     "aerotwin.pipeline.feeds",
     "aerotwin.pipeline.silver_telemetry",
+    "aerotwin.twin.risk_tables",  # written by `aerotwin score`; the twin views read them
     "aerotwin.twin.gold",
 )
 

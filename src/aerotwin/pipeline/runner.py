@@ -90,6 +90,8 @@ def run_pipeline(
             try:
                 if table.source is not None:
                     _ingest(lakehouse, settings, table, run)
+                elif table.external is not None:
+                    _declare_external(lakehouse, table, run)
                 else:
                     if live is None and _needs_run(lakehouse, table, full_refresh):
                         live = open_engine(str(name), lakehouse, settings)
@@ -131,6 +133,16 @@ def _ingest(lakehouse: Lakehouse, settings: Settings, table: TableDef, run: Tabl
         done.rows,
         done.version,
     )
+
+
+def _declare_external(lakehouse: Lakehouse, table: TableDef, run: TableRun) -> None:
+    """Create a table another command writes, empty, so the tables reading it can run."""
+    if table.external is None or lakehouse.exists(table.name):
+        run.status = "skipped"  # its writer's data: never rebuilt, not even on a full refresh
+        return
+    empty = table.external.schema.empty_table()
+    run.table_version = lakehouse.write(table.name, empty, "append")
+    run.message = f"created empty; written by {table.external.writer}"
 
 
 def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | None]:

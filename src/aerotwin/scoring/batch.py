@@ -3,6 +3,9 @@
 Models are loaded by alias (`models:/aerotwin-<type>-risk@champion`) at each run, so a new
 champion is used as soon as the alias moves. Everything is computed before anything is
 written: a missing or unloadable model stops the run with a clear error and no table changes.
+The tables written are declared in `aerotwin.twin.risk_tables` (names, keys, schemas); after
+writing them, the pipeline tables that read them (twin views, aircraft summary) are rebuilt
+through their declarations by the runner, so a later pipeline run keeps the same risk.
 """
 
 from __future__ import annotations
@@ -19,14 +22,21 @@ from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.drift import drift_frame
 from aerotwin.ml.model import RiskModel
+from aerotwin.pipeline.definitions import TableDef
 from aerotwin.schemas import COMPONENT_TYPES
+from aerotwin.twin.risk_tables import (
+    AIRCRAFT_SCORES,
+    COMPONENT_SCORES,
+    FEATURE_DRIFT,
+    MODEL_PERFORMANCE,
+    PREDICTIONS,
+    SCHEMAS,
+)
+from aerotwin.twin.views import COMPONENT_VIEW
 
-COMPONENT_ALERTS = "anomaly_alerts_component"
-AIRCRAFT_ALERTS = "anomaly_alerts"
-PREDICTIONS = "predictions"
-FEATURE_DRIFT = "feature_drift"
-TWIN_VIEW = "digital_twin_component_view"
-MODEL_PERFORMANCE = "model_performance"
+# The names callers import from here; the declarations live in twin.risk_tables.
+COMPONENT_ALERTS, AIRCRAFT_ALERTS, TWIN_VIEW = COMPONENT_SCORES, AIRCRAFT_SCORES, COMPONENT_VIEW
+
 DRIFT_WINDOW_DAYS = 7
 
 
@@ -230,42 +240,59 @@ def score(
     return result
 
 
-def _arrow(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+def _arrow(frame: pd.DataFrame, name: str) -> pa.Table:
+    """`frame` as table `name`'s declared schema (its columns, in order, cast)."""
+    schema = SCHEMAS[name]
+    missing = [c for c in schema.names if c not in frame.columns]
+    if missing:
+        raise ScoringError(f"table {name}: column(s) {', '.join(missing)} missing from the result")
+    data = frame[schema.names].reset_index(drop=True)
+    return pa.Table.from_pandas(data, schema=schema, preserve_index=False)
 
 
 def write_results(settings: Settings, result: ScoringResult) -> dict[str, int]:
-    """Append the run to the alert, prediction and drift tables; fill the twin view's risk."""
+    """Append the run to the score tables, rebuild model_performance, refresh the twin views.
+
+    Returns the new version of every table written, views included.
+    """
     lake = Lakehouse.from_settings(settings)
-    comp = result.components
-    alert_cols = [
-        "component_id",
-        "aircraft_id",
-        "component_type",
-        "scored_ts",
-        "feature_ts",
-        "risk_score",
-        "predicted_alert",
-        "anomaly_score",
-        "model_name",
-        "model_version",
-        "run_id",
-    ]
-    versions = {
-        COMPONENT_ALERTS: lake.write(COMPONENT_ALERTS, _arrow(comp[alert_cols]), "append"),
-        AIRCRAFT_ALERTS: lake.write(
-            AIRCRAFT_ALERTS, _arrow(result.aircraft.assign(run_id=result.run_id)), "append"
-        ),
-        PREDICTIONS: lake.write(PREDICTIONS, _arrow(comp), "append"),
-        FEATURE_DRIFT: lake.write(
-            FEATURE_DRIFT, _arrow(result.drift.assign(run_id=result.run_id)), "append"
-        ),
+    views = score_readers(settings)  # declarations first: a bad rules file stops before writing
+    run = {"run_id": result.run_id}
+    rows = {
+        COMPONENT_ALERTS: _arrow(result.components, COMPONENT_ALERTS),
+        AIRCRAFT_ALERTS: _arrow(result.aircraft.assign(**run), AIRCRAFT_ALERTS),
+        PREDICTIONS: _arrow(result.components, PREDICTIONS),
+        FEATURE_DRIFT: _arrow(result.drift.assign(**run), FEATURE_DRIFT),
     }
+    versions = {name: lake.write(name, data, "append") for name, data in rows.items()}
     if lake.exists("failures"):
         versions[MODEL_PERFORMANCE] = write_performance(lake)
-    if lake.exists(TWIN_VIEW):
-        versions[TWIN_VIEW] = fill_twin_view(lake, comp)
+    versions.update(refresh_views(settings, views))
     return versions
+
+
+def score_readers(settings: Settings) -> list[TableDef]:
+    """The declared pipeline tables that read the score tables, directly or not, in order."""
+    from aerotwin.twin.gold import pipeline_tables
+
+    reached = set(SCHEMAS)
+    readers = []
+    for table in pipeline_tables(settings):  # dependency order: inputs come first
+        if reached.intersection(table.inputs):
+            reached.add(table.name)
+            readers.append(table)
+    return readers
+
+
+def refresh_views(settings: Settings, tables: list[TableDef]) -> dict[str, int]:
+    """Run `tables` (the score readers) through the pipeline runner; their new versions.
+
+    A table whose other inputs do not exist yet (no pipeline run so far) is left alone.
+    """
+    from aerotwin.pipeline.runner import run_pipeline
+
+    result = run_pipeline(settings, tables=tables)
+    return {t.table_name: t.table_version for t in result.changed if t.table_version is not None}
 
 
 def write_performance(lake: Lakehouse) -> int:
@@ -276,36 +303,4 @@ def write_performance(lake: Lakehouse) -> int:
     failures = lake.dataset("failures").to_table(columns=["component_id", "failure_ts"])
     as_of = pd.to_datetime(predictions["feature_ts"], utc=True).max()
     perf = performance_over_time(outcomes(predictions, failures.to_pandas(), as_of))
-    return lake.write(MODEL_PERFORMANCE, _arrow(perf), "overwrite")
-
-
-def fill_twin_view(lake: Lakehouse, components: pd.DataFrame) -> int:
-    """Set risk_score, predicted_alert, model_name, model_version of the twin view's rows."""
-    table = lake.table(TWIN_VIEW)
-    target = pa.schema(table.schema())
-    source = _arrow(
-        components[["component_id", "risk_score", "predicted_alert", "model_name"]].assign(
-            model_version=components["model_version"].astype(str)
-        )
-    )
-    # Match the view's declared types (it may store the version as text or as a number).
-    columns = []
-    for name in source.column_names:
-        column = source.column(name)
-        if name in target.names and not pa.types.is_null(target.field(name).type):
-            column = column.cast(target.field(name).type)
-        columns.append(column)
-    source = pa.table(columns, names=source.column_names)
-    settable = [c for c in source.column_names if c != "component_id" and c in target.names]
-    updates = {c: f"s.{c}" for c in settable}
-    (
-        table.merge(
-            source,
-            predicate="t.component_id = s.component_id",
-            source_alias="s",
-            target_alias="t",
-        )
-        .when_matched_update(updates=updates)
-        .execute()
-    )
-    return lake.table(TWIN_VIEW).version()
+    return lake.write(MODEL_PERFORMANCE, _arrow(perf, MODEL_PERFORMANCE), "overwrite")

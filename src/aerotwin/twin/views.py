@@ -1,7 +1,9 @@
 """The digital twin views: latest state per engine, per component, and per aircraft.
 
 Engine-neutral DuckDB SQL over the gold feature and health tables. "Latest" is a
-row_number() window (not QUALIFY or ASOF), which both engines run identically.
+row_number() window (not QUALIFY or ASOF), which both engines run identically. Risk comes
+from the latest scoring run of each component (`anomaly_alerts_component`, written by
+`aerotwin score`), so rebuilding a view keeps it; NULL until a component is scored.
 """
 
 from __future__ import annotations
@@ -9,16 +11,20 @@ from __future__ import annotations
 from aerotwin.schemas import COMPONENT_TYPES, SENSORS
 from aerotwin.twin.features import feature_columns, feature_table
 from aerotwin.twin.health import health_table
+from aerotwin.twin.risk_tables import COMPONENT_SCORES
 
 ENGINE_VIEW = "digital_twin_engine_view"
 COMPONENT_VIEW = "digital_twin_component_view"
 SUMMARY = "aircraft_status_summary"
 HEALTH_OUT = ("component_health_status", "health_level", "rules_fired", "rule_values")
-RISK_COLUMNS = (
-    "CAST(NULL AS DOUBLE) AS risk_score",
-    "CAST(NULL AS BOOLEAN) AS predicted_alert",
-    "CAST(NULL AS VARCHAR) AS model_name",
-    "CAST(NULL AS VARCHAR) AS model_version",
+RISK_OUT = (
+    "risk_score",
+    "predicted_alert",
+    "anomaly_score",
+    "model_name",
+    "model_version",
+    "risk_scored_ts",
+    "risk_feature_ts",
 )
 
 
@@ -39,21 +45,36 @@ def _latest(component_type: str) -> str:
 ) AS x WHERE __rn = 1"""
 
 
+def latest_scores_sql() -> str:
+    """SQL: each component's score from its latest scoring run (risk, alert, anomaly, model)."""
+    return f"""SELECT component_id, risk_score, predicted_alert, anomaly_score, model_name,
+       model_version, scored_ts AS risk_scored_ts, feature_ts AS risk_feature_ts
+FROM (
+  SELECT s.*, row_number() OVER (
+           PARTITION BY s.component_id ORDER BY s.scored_ts DESC, s.run_id DESC) AS __rn
+  FROM {COMPONENT_SCORES} AS s
+) AS s WHERE __rn = 1"""
+
+
 def engine_view_inputs() -> tuple[str, ...]:
     """Tables the engine view reads."""
-    return (feature_table("engine"), health_table("engine"), "components", "aircraft")
+    engine = (feature_table("engine"), health_table("engine"))
+    return (*engine, COMPONENT_SCORES, "components", "aircraft")
 
 
 def engine_view_sql() -> str:
-    """Latest state per engine: readings, rolling features, usage, health, fuel efficiency."""
-    return f"""WITH latest AS ({_latest("engine")})
+    """Latest state per engine: readings, rolling features, usage, health, fuel efficiency, risk."""
+    return f"""WITH latest AS ({_latest("engine")}),
+risk AS ({latest_scores_sql()})
 SELECT c.component_id, c.aircraft_id, a.model, c.position, c.serial,
        l.reading_ts AS last_reading_ts,
        {", ".join(f"l.{c}" for c in _engine_columns())},
-       {", ".join(f"l.{c}" for c in (*HEALTH_OUT, "rules_version"))}
+       {", ".join(f"l.{c}" for c in (*HEALTH_OUT, "rules_version"))},
+       {", ".join(f"r.{c}" for c in RISK_OUT)}
 FROM components AS c
 JOIN aircraft AS a ON a.aircraft_id = c.aircraft_id
 LEFT JOIN latest AS l ON l.component_id = c.component_id
+LEFT JOIN risk AS r ON r.component_id = c.component_id
 WHERE c.component_type = 'engine'"""
 
 
@@ -65,11 +86,11 @@ def _engine_columns() -> tuple[str, ...]:
 def component_view_inputs() -> tuple[str, ...]:
     """Tables the component view reads."""
     tables = [t for ct in COMPONENT_TYPES for t in (feature_table(ct), health_table(ct))]
-    return (*tables, "components", "aircraft")
+    return (*tables, COMPONENT_SCORES, "components", "aircraft")
 
 
 def component_view_sql() -> str:
-    """Every component of every aircraft: latest readings (wide), health, age, risk (NULL)."""
+    """Every component of every aircraft: latest readings (wide), health, age, latest risk."""
     sensors = all_sensors()
     parts = []
     for ct in COMPONENT_TYPES:
@@ -86,17 +107,19 @@ def component_view_sql() -> str:
     union = "\nUNION ALL\n".join(parts)
     return f"""WITH latest AS (
 {union}
-)
+),
+risk AS ({latest_scores_sql()})
 SELECT c.component_id, c.aircraft_id, a.model AS aircraft_model, c.component_type, c.position,
        c.serial, c.install_date, l.reading_ts AS last_reading_ts,
        {", ".join(f"l.{s}" for s in sensors)},
        {", ".join(f"l.{c}" for c in HEALTH_OUT)}, l.rules_version,
        coalesce(l.component_age_hours, c.hours_since_new) AS component_age_hours,
        l.cycles_since_maint, l.days_since_maint,
-       {", ".join(RISK_COLUMNS)}
+       {", ".join(f"r.{c}" for c in RISK_OUT)}
 FROM components AS c
 JOIN aircraft AS a ON a.aircraft_id = c.aircraft_id
-LEFT JOIN latest AS l ON l.component_id = c.component_id"""
+LEFT JOIN latest AS l ON l.component_id = c.component_id
+LEFT JOIN risk AS r ON r.component_id = c.component_id"""
 
 
 def summary_inputs() -> tuple[str, ...]:
@@ -105,7 +128,10 @@ def summary_inputs() -> tuple[str, ...]:
 
 
 def summary_sql() -> str:
-    """One row per aircraft: engine health, alert count, last maintenance, worst component."""
+    """One row per aircraft: engine health, alerts, last maintenance, worst component, risk.
+
+    max_risk_score and predicted_alert_count are NULL until a component of it is scored.
+    """
     names = "CASE {x} WHEN 2 THEN 'Critical' WHEN 1 THEN 'Warning' WHEN 0 THEN 'Nominal' END"
     return f"""WITH v AS (
   SELECT v.*, coalesce(v.health_level, -1) AS lvl FROM {COMPONENT_VIEW} AS v
@@ -126,7 +152,9 @@ agg AS (
          sum(CASE WHEN health_level = 2 THEN 1 ELSE 0 END) AS critical_count,
          sum(CASE WHEN health_level = 1 THEN 1 ELSE 0 END) AS warning_count,
          count(*) AS component_count,
-         max(risk_score) AS max_risk_score
+         max(risk_score) AS max_risk_score,
+         sum(CASE WHEN predicted_alert THEN 1 WHEN predicted_alert IS NOT NULL THEN 0 END)
+           AS predicted_alerts
   FROM v GROUP BY aircraft_id
 ),
 maint AS (
@@ -144,7 +172,8 @@ SELECT a.aircraft_id, a.model, a.base_airport_code,
        w.component_id AS worst_component_id, w.component_type AS worst_component_type,
        w.component_health_status AS worst_component_status,
        w.rules_fired AS worst_component_rules,
-       g.max_risk_score
+       g.max_risk_score,
+       CAST(g.predicted_alerts AS BIGINT) AS predicted_alert_count
 FROM aircraft AS a
 LEFT JOIN agg AS g ON g.aircraft_id = a.aircraft_id
 LEFT JOIN worst AS w ON w.aircraft_id = a.aircraft_id
