@@ -179,6 +179,20 @@ def test_editing_a_threshold_and_rerunning_changes_the_statuses(
     assert again.changed == []
 
 
+def test_full_refresh_of_gold_needs_no_raw_records(gold_fleet: Settings, tmp_path: Path) -> None:
+    shutil.copytree(gold_fleet.data_dir, tmp_path / "data")
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    declared = pipeline_tables(settings)
+    assert not [t.name for t in declared if t.layer == "gold" and "__raw" in (t.sql or "")]
+    views = [t for t in declared if t.name in (ENGINE_VIEW, COMPONENT_VIEW, SUMMARY)]
+    count = "SELECT table_name, count(*) AS n FROM quarantine GROUP BY ALL ORDER BY ALL"
+    before = rows(settings, count)
+    result = run_pipeline(settings, full_refresh=True, tables=views)
+    assert {t.table_name for t in result.changed} == {ENGINE_VIEW, COMPONENT_VIEW, SUMMARY}
+    assert all(t.refresh == "full" for t in result.changed)
+    assert before and rows(settings, count) == before  # silver's quarantined rows untouched
+
+
 def test_committed_erd_is_up_to_date(gold_fleet: Settings) -> None:
     entities = erd.build_entities(Lakehouse.from_settings(gold_fleet), pipeline_tables(gold_fleet))
     names = {e.name for e in entities}

@@ -248,6 +248,8 @@ def _quarantine(
     if not (has_rows or purge):
         return
     columns = engine.columns(STAGE)
+    if not has_rows and "__raw" not in columns:
+        return  # rows without raw records (gold): none can be in quarantine, nothing to purge
     engine.materialize(QUAR, quarantine_sql(STAGE, table.name, run.run_id, columns))
     engine.merge(
         QUARANTINE_TABLE,

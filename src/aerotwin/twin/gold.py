@@ -31,12 +31,6 @@ from aerotwin.twin.rules import RuleSet, load_rules
 KEYS = ("component_id", "reading_ts")
 
 
-def _declared(sql: str) -> str:
-    """`sql` with the `__raw` helper column the runner's quarantine step asks for on a full
-    refresh; gold rows have no raw record, and `__` columns are never written."""
-    return f"SELECT g.*, CAST(NULL AS VARCHAR) AS __raw FROM ({sql}) AS g"
-
-
 def feature_tables() -> list[TableDef]:
     """One feature table per component type: a row per reading, point-in-time features."""
     return [
@@ -44,7 +38,7 @@ def feature_tables() -> list[TableDef]:
             name=feature_table(ct),
             layer="gold",
             inputs=(bronze_table(ct), *feature_inputs(ct)),
-            sql=_declared(features_sql(ct, incremental=True)),
+            sql=features_sql(ct, incremental=True),
             mode="merge",
             incremental_input=bronze_table(ct),
             expectations=(Expectation("age_known", "component_age_hours IS NOT NULL", "warn"),),
@@ -62,7 +56,7 @@ def health_tables(rules: RuleSet) -> list[TableDef]:
             name=health_table(ct),
             layer="gold",
             inputs=(bronze_table(ct), telemetry_table(ct), feature_table(ct)),
-            sql=_declared(health_sql(ct, rules, incremental=True)),
+            sql=health_sql(ct, rules, incremental=True),
             mode="merge",
             incremental_input=bronze_table(ct),
             expectations=(
@@ -87,7 +81,7 @@ def view_tables() -> list[TableDef]:
             name=views.ENGINE_VIEW,
             layer="gold",
             inputs=views.engine_view_inputs(),
-            sql=_declared(views.engine_view_sql()),
+            sql=views.engine_view_sql(),
             keys=("component_id",),
             description="latest state per engine, fuel efficiency included",
         ),
@@ -95,7 +89,7 @@ def view_tables() -> list[TableDef]:
             name=views.COMPONENT_VIEW,
             layer="gold",
             inputs=views.component_view_inputs(),
-            sql=_declared(views.component_view_sql()),
+            sql=views.component_view_sql(),
             keys=("component_id",),
             description="every component: latest readings, health, age, risk (from scoring)",
         ),
@@ -103,7 +97,7 @@ def view_tables() -> list[TableDef]:
             name=views.SUMMARY,
             layer="gold",
             inputs=views.summary_inputs(),
-            sql=_declared(views.summary_sql()),
+            sql=views.summary_sql(),
             keys=("aircraft_id",),
             description="per aircraft: engine health, alerts, last maintenance, worst component",
         ),
