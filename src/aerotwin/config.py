@@ -80,6 +80,13 @@ class MlSettings(_Section):
     registry_uri: str | None = Field(None, description="MLflow registry URI (default: tracking)")
     horizon_days: int = Field(14, ge=1, le=365, description="failure horizon of the risk label")
     target_recall: float = Field(0.8, gt=0, le=1, description="recall the threshold is chosen for")
+    min_precision: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="alert precision the threshold keeps; when target_recall needs less, "
+        "the threshold with the most recall at this precision is used (0: recall target only)",
+    )
     promotion_margin: float = Field(
         0.01, ge=0, description="PR-AUC a challenger must gain to become champion"
     )

@@ -68,3 +68,19 @@ def test_leakage_check_catches_shared_aircraft_and_early_rows(fleet) -> None:
     )
     with pytest.raises(LeakageError, match="past the cut-off"):
         assert_no_leakage(late_train, 14)
+
+
+def test_unknown_outcomes_leave_the_split_but_not_its_cutoff(fleet) -> None:
+    data = build_dataset(fleet.features, fleet.failures, 14, fleet.health)
+    last = data["snapshot_ts"].max()
+    tail = data[data["snapshot_ts"] > last - pd.Timedelta(days=14)]
+    assert not tail.loc[tail["label"] == 0, "outcome_known"].any()
+    assert tail.loc[tail["label"] == 1, "outcome_known"].all()
+    split = split_dataset(data, 14)
+    everything = split_dataset(data.assign(outcome_known=True), 14)
+    assert split.cutoff == everything.cutoff
+    for part in (split.train, split.validation, split.holdout):
+        assert part["outcome_known"].all()
+    assert len(split.holdout) < len(everything.holdout)
+    assert split.holdout["label"].sum() == everything.holdout["label"].sum()
+    assert "outcome_known" not in split.features

@@ -11,11 +11,17 @@ import pytest
 from aerotwin.config import load_settings, with_section
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.dataset import build_dataset, split_dataset
-from aerotwin.ml.train_job import load_inputs, train_component
+from aerotwin.ml.train_job import load_inputs, load_interventions, train_component
 from aerotwin.scoring.batch import TWIN_VIEW, score
 
 pytestmark = pytest.mark.slow
-NEEDED = ("features_engine", "component_health_engine", "failures", TWIN_VIEW)
+NEEDED = (
+    "features_engine",
+    "component_health_engine",
+    "failures",
+    "maintenance_events",
+    TWIN_VIEW,
+)
 
 
 def _closure(tables, wanted):
@@ -46,12 +52,14 @@ def fleet_settings(tmp_path_factory):
 
 def test_engine_model_beats_rule_baseline_on_held_out_aircraft(fleet_settings) -> None:
     features, failures, health = load_inputs(fleet_settings, "engine")
-    data = build_dataset(features, failures, 14, health)
+    fixes = load_interventions(fleet_settings, "engine")
+    assert fixes is not None and len(fixes) > 0  # defects found and fixed before failing
+    data = build_dataset(features, failures, 14, health, fixes)
     split = split_dataset(data, 14)  # asserts no aircraft / no future leak
     assert split.holdout["label"].sum() >= 10
     assert set(split.train["aircraft_id"]).isdisjoint(split.holdout["aircraft_id"])
 
-    report = train_component(fleet_settings, "engine", features, failures, health)
+    report = train_component(fleet_settings, "engine", features, failures, health, fixes)
     assert report.decision.promoted
     assert report.holdout["pr_auc"] > report.baseline_pr_auc + 0.1
     assert report.holdout["recall"] > 0.5

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aerotwin.ml.labels import label_snapshots, median_lead_days
+from aerotwin.ml.labels import (
+    failures_caught,
+    label_snapshots,
+    median_lead_days,
+    outcome_known,
+)
 
 T0 = pd.Timestamp("2026-03-01 12:00", tz="UTC")
 
@@ -70,3 +75,27 @@ def test_median_lead_time_takes_the_earliest_alert_per_failure() -> None:
     # C1 first alerted 6 days ahead, C2 2 days ahead: median 4.
     assert median_lead_days(out, predicted) == pytest.approx(4.0)
     assert np.isnan(median_lead_days(out, np.zeros(6, dtype=bool)))
+
+
+def test_unknown_outcomes_are_flagged_positives_always_known() -> None:
+    failures = pd.DataFrame({"component_id": ["C1"], "failure_ts": [T0 + pd.Timedelta(days=10)]})
+    # C2's defect was found and its part replaced on day 20: no failure, and none prevented
+    # before day 6 (its horizon ends before the fix).
+    fixes = pd.DataFrame({"component_id": ["C2"], "event_ts": [T0 + pd.Timedelta(days=20)]})
+    snaps = pd.concat([_snaps([0, 4, 30], "C1"), _snaps([0, 5, 10, 19], "C2")], ignore_index=True)
+    out = label_snapshots(snaps, failures, horizon_days=14)
+    known = outcome_known(out, 14, T0 + pd.Timedelta(days=40), fixes)
+    # C1 day 30: horizon runs past day 40, outcome unknown. C2 days 10 and 19: fix inside.
+    assert known.tolist() == [True, True, False, True, True, False, False]
+    # A positive whose horizon ends after the data is known: its failure was seen.
+    assert outcome_known(out, 14, T0 + pd.Timedelta(days=10)).tolist() == [True, True] + [False] * 5
+
+
+def test_failures_caught_counts_failures_not_snapshots() -> None:
+    failures = pd.DataFrame(
+        {"component_id": ["C1", "C2"], "failure_ts": [T0 + pd.Timedelta(days=10)] * 2}
+    )
+    snaps = pd.concat([_snaps([0, 4, 8], "C1"), _snaps([0, 4, 8], "C2")], ignore_index=True)
+    out = label_snapshots(snaps, failures, horizon_days=14)
+    assert failures_caught(out, np.array([False, True, True, False, False, False])) == (2, 1)
+    assert failures_caught(out.assign(label=0), np.ones(6, dtype=bool)) == (0, 0)

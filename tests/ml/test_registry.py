@@ -49,7 +49,7 @@ def test_better_promoted_worse_kept_and_rollback_restores(tmp_path) -> None:
             return version, decision
 
     weak, first = train_and_decide(_scrambled(split, 1))
-    assert first.promoted and first.reason == "no champion yet"
+    assert first.promoted and first.reason == "first model of this type"
 
     strong, second = train_and_decide(split)
     assert second.promoted and second.previous_champion == weak

@@ -41,6 +41,8 @@ def test_threshold_reaches_target_recall_on_validation(split) -> None:
     assert result.validation_metrics["recall"] >= 0.8
     strict = train_risk_model("engine", split, 14, target_recall=0.3, tuning_seconds=0)
     assert strict.model.threshold > result.model.threshold
+    floor = train_risk_model("engine", split, 14, target_recall=0.8, min_precision=0.5)
+    assert floor.validation_metrics["precision"] >= 0.5 > result.validation_metrics["precision"]
 
 
 def test_optuna_runs_the_allowed_trials_within_budget(split) -> None:
@@ -54,6 +56,21 @@ def test_choose_threshold_is_highest_with_enough_recall() -> None:
     scores = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
     assert choose_threshold(labels, scores, 2 / 3) == pytest.approx(0.6)
     assert choose_threshold(labels, scores, 1.0) == pytest.approx(0.3)
+
+
+def test_precision_floor_gives_up_recall_that_only_noise_alerts_reach() -> None:
+    # Two failures with a precursor (top scores), one sudden one scored like the healthy parts.
+    labels = np.array([0] * 8 + [1, 0, 1, 1])
+    scores = np.array([0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.15, 0.5, 0.8, 0.9])
+    assert choose_threshold(labels, scores, 0.8) == pytest.approx(0.15)  # 3 of 9 alerts right
+    # Precision at least 0.5: the most recall it allows (2 of 3) at its highest threshold.
+    assert choose_threshold(labels, scores, 0.8, min_precision=0.5) == pytest.approx(0.8)
+    # Reaching the target with enough precision: the floor changes nothing.
+    assert choose_threshold(labels, scores, 0.6, min_precision=0.5) == pytest.approx(0.8)
+    # No threshold that precise: the recall rule.
+    assert choose_threshold(labels, -scores, 0.8, min_precision=0.9) == choose_threshold(
+        labels, -scores, 0.8
+    )
 
 
 def test_no_failures_in_training_is_a_clear_error(split) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from aerotwin.ml.labels import label_snapshots
+from aerotwin.ml.labels import label_snapshots, outcome_known
 
 # Columns of a feature table that identify a row; everything else numeric is a feature.
 KEY_COLUMNS = ("component_id", "aircraft_id", "component_type", "reading_ts", "snapshot_ts")
@@ -29,6 +29,7 @@ NON_FEATURES = frozenset(
         "health_score",
         "split",
         "flight_id",
+        "outcome_known",
     }
 )
 
@@ -94,10 +95,20 @@ def build_dataset(
     failures: pd.DataFrame,
     horizon_days: int,
     health: pd.DataFrame | None = None,
+    interventions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Daily snapshots of one component type's features, labelled from failures."""
+    """Daily snapshots of one component type's features, labelled from failures.
+
+    `outcome_known` is False for negatives whose outcome is unknown (see labels.outcome_known):
+    those in the last `horizon_days` of the data and those with an intervention
+    (component_id, event_ts: a defect found and fixed before it failed) inside their horizon.
+    `split_dataset` leaves them out of training and evaluation.
+    """
     snaps = attach_health(daily_snapshots(features), health)
-    return label_snapshots(snaps, failures, horizon_days)
+    labelled = label_snapshots(snaps, failures, horizon_days)
+    observed_until = labelled["snapshot_ts"].max() if len(labelled) else None
+    known = outcome_known(labelled, horizon_days, observed_until, interventions)
+    return labelled.assign(outcome_known=known)
 
 
 def aircraft_bucket(aircraft_id: str) -> float:
@@ -127,8 +138,10 @@ def split_dataset(
     held = bucket >= 1 - holdout_aircraft_share
     in_validation = bucket < 1 - holdout_aircraft_share / 2
     train_end = cutoff - pd.Timedelta(days=horizon_days)
-    train = data[~held & (data["snapshot_ts"] < train_end)]
-    late = data["snapshot_ts"] >= cutoff
+    # The cut-off comes from every day of data; only then are unknown outcomes left out.
+    known = data["outcome_known"] if "outcome_known" in data else pd.Series(True, data.index)
+    train = data[known & ~held & (data["snapshot_ts"] < train_end)]
+    late = known & (data["snapshot_ts"] >= cutoff)
     validation = data[held & in_validation & late]
     holdout = data[held & ~in_validation & late]
     split = Split(

@@ -3,7 +3,9 @@
 A snapshot at time t is positive when the component's next failure after t happens no later
 than t + horizon_days. Only failures strictly after t count, so the readings taken after a
 failure (the repaired or replaced part) belong to the new life and look ahead to its next
-failure, never back to the one that already happened.
+failure, never back to the one that already happened. A negative whose outcome is unknown
+(its horizon runs past the end of the data, or a defect was found and fixed inside it) is
+left out rather than counted as "no failure" (`outcome_known`).
 """
 
 from __future__ import annotations
@@ -65,6 +67,38 @@ def label_snapshots(
     return joined
 
 
+def outcome_known(
+    labelled: pd.DataFrame,
+    horizon_days: int,
+    observed_until: pd.Timestamp,
+    interventions: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """Per snapshot: is its label a known outcome? False for negatives that are not.
+
+    A snapshot labelled 0 says "no failure within the horizon", which is only known when
+    (a) the horizon ends by `observed_until` (the end of the data: a failure after it is not
+    recorded yet), and (b) no intervention (a defect found and repaired or replaced before
+    it failed; `interventions` needs component_id and event_ts) falls inside the horizon:
+    the failure it prevented would otherwise be counted as a correct "no failure".
+    Positive snapshots are always known: their failure was observed.
+    """
+    if labelled.empty:
+        return np.ones(0, dtype=bool)
+    negative = labelled["label"].eq(0).to_numpy()
+    end = labelled["snapshot_ts"] + pd.Timedelta(days=horizon_days)
+    unknown = negative & end.gt(_utc(pd.Series([observed_until])).iloc[0]).to_numpy()
+    if interventions is not None and not interventions.empty:
+        _require(interventions, ("component_id", "event_ts"), "interventions")
+        fixes = interventions.rename(columns={"event_ts": "failure_ts"})
+        ahead = label_snapshots(
+            labelled[["component_id", "snapshot_ts"]],
+            fixes[["component_id", "failure_ts"]],
+            horizon_days,
+        )
+        unknown |= negative & ahead["label"].eq(1).to_numpy()
+    return ~unknown
+
+
 def median_lead_days(labelled: pd.DataFrame, predicted: np.ndarray) -> float:
     """Median warning time of caught failures: per failure, its earliest true alert's lead.
 
@@ -76,3 +110,15 @@ def median_lead_days(labelled: pd.DataFrame, predicted: np.ndarray) -> float:
         return float("nan")
     leads = hits.groupby(["component_id", "next_failure_ts"])["days_to_failure"].max()
     return float(leads.median())
+
+
+def failures_caught(labelled: pd.DataFrame, predicted: np.ndarray) -> tuple[int, int]:
+    """(failures with a positive snapshot, those of them with at least one alert before)."""
+    positive = labelled["label"] == 1
+    if not positive.any():
+        return 0, 0
+    keys = ["component_id", "next_failure_ts"]
+    hits = np.asarray(predicted, dtype=bool)[positive.to_numpy()]
+    alerted = labelled.loc[positive].assign(_hit=hits)
+    per_failure = alerted.groupby(keys)["_hit"].any()
+    return len(per_failure), int(per_failure.sum())

@@ -77,6 +77,10 @@ class RiskPyfunc(PythonModel):
         with open(context.artifacts["risk_model"], "rb") as handle:
             self.model: RiskModel = pickle.load(handle)
 
-    # No annotations on purpose: MLflow infers (and warns about) signatures from type hints.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    # pd.DataFrame is a hint MLflow takes as is (no schema inferred from it): the explicit
+    # signature logged with the model stays the one that validates inputs.
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """risk_score, predicted_alert and anomaly_score per input row."""
         return self.model.predict(pd.DataFrame(model_input))

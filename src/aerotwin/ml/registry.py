@@ -112,6 +112,7 @@ def log_training(
                 "threshold": model.threshold,
                 "horizon_days": model.horizon_days,
                 "target_recall": settings.ml.target_recall,
+                "min_precision": settings.ml.min_precision,
                 "cutoff": str(split.cutoff),
                 "features": len(model.features),
                 "optuna_trials": result.trials,
@@ -236,7 +237,7 @@ def decide(
     new_score = _pr_auc(challenger, holdout)
     old_score = float("nan")
     if previous is None:
-        promoted, reason = True, "no champion yet"
+        promoted, reason = True, "first model of this type"
     else:
         try:
             old_score = _pr_auc(load_version(ct, previous), holdout)

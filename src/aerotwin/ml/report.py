@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from rich import box
 from rich.table import Table
 
 from aerotwin.ml.registry import VersionInfo
@@ -16,33 +17,45 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def training_table(reports: list[TrainReport]) -> Table:
-    """One row per trained component type: version, decision and holdout metrics."""
-    table = Table(title="Risk models (holdout: aircraft and days never trained on)")
-    for name in ("type", "version", "alias", "PR-AUC", "rule PR-AUC", "ROC-AUC"):
-        table.add_column(name, justify="left" if name in ("type", "alias") else "right")
-    for name in ("recall", "precision", "lead days", "train s"):
+    """One row per trained component type: version, alias and holdout metrics (fits 80 columns).
+
+    PR-AUC is the model's on the holdout, "rules" the rule status's PR-AUC on the same
+    snapshots; recall, precision and lead days are at the model's stored threshold.
+    """
+    table = Table(
+        title="Risk models on the holdout (aircraft and days never trained on)",
+        caption="rules: the health status as a predictor; failures: failures in the holdout",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("type")
+    table.add_column("v", justify="right")
+    table.add_column("alias")
+    for name in ("PR-AUC", "rules", "recall", "prec.", "lead d", "failures"):
         table.add_column(name, justify="right")
     for r in reports:
         h = r.holdout
-        decision = "champion" if r.decision.promoted else "challenger"
         table.add_row(
             r.component_type,
             str(r.version),
-            decision,
-            _fmt(h.get("pr_auc")),
-            _fmt(r.baseline_pr_auc),
-            _fmt(h.get("roc_auc")),
+            "champion" if r.decision.promoted else "challenger",
+            _fmt(h.get("pr_auc"), 2),
+            _fmt(r.baseline_pr_auc, 2),
             _fmt(h.get("recall"), 2),
             _fmt(h.get("precision"), 2),
             _fmt(h.get("median_lead_days"), 1),
-            f"{r.train_seconds:.1f}",
+            str(int(h.get("failures", 0))),
         )
     return table
 
 
 def decision_lines(reports: list[TrainReport]) -> list[str]:
     """Why each new version did or did not become champion."""
-    return [f"{r.component_type} v{r.version}: {r.decision.reason}" for r in reports]
+    lines = []
+    for r in reports:
+        outcome = "champion" if r.decision.promoted else "stays challenger"
+        lines.append(f"{r.component_type} v{r.version}: {r.decision.reason} -> {outcome}")
+    return lines
 
 
 def models_table(versions: list[VersionInfo]) -> Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,6 +10,9 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from aerotwin.config import Settings
+
+# Read by MLflow at each download, so setting it for a block is enough.
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 @contextmanager
@@ -34,6 +38,35 @@ def mlflow_session(settings: Settings) -> Iterator[MlflowClient]:
     finally:
         mlflow.set_tracking_uri(previous_tracking)
         mlflow.set_registry_uri(previous_registry)
+
+
+@contextmanager
+def quiet_mlflow() -> Iterator[None]:
+    """Keep MLflow's console chatter out of a command's output for the duration of a block.
+
+    Silences MLflow's INFO / WARNING log lines (database set-up, pickling notes), its
+    "Successfully registered" messages and its artifact download progress bars; errors are
+    still raised. Only the console is affected: runs, metrics and models are logged as usual.
+    """
+    import os
+
+    from mlflow.utils import logging_utils
+
+    logger = logging.getLogger("mlflow")
+    level, stream_on = logger.level, logging_utils.MLFLOW_LOGGING_STREAM.enabled
+    bar = os.environ.get(_PROGRESS_BAR)
+    logger.setLevel(logging.ERROR)
+    logging_utils.MLFLOW_LOGGING_STREAM.enabled = False  # eprint() of registration notes
+    os.environ[_PROGRESS_BAR] = "false"
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        logging_utils.MLFLOW_LOGGING_STREAM.enabled = stream_on
+        if bar is None:
+            os.environ.pop(_PROGRESS_BAR, None)
+        else:
+            os.environ[_PROGRESS_BAR] = bar
 
 
 def ensure_experiment(client: MlflowClient, name: str, settings: Settings) -> str:

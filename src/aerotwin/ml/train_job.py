@@ -65,24 +65,46 @@ def load_inputs(
     return features, failures, health
 
 
+def load_interventions(settings: Settings, component_type: str) -> pd.DataFrame | None:
+    """Repairs and replacements not caused by a failure (defects found, hard-time removals).
+
+    Each ends the life the labels look at without a failure, so the snapshots before it do
+    not know whether the part would have failed (see labels.censor_unknown_outcomes).
+    """
+    from aerotwin.lakehouse.delta import Lakehouse
+
+    if not Lakehouse.from_settings(settings).exists("maintenance_events"):
+        return None
+    cols = ["component_id", "component_type", "event_ts", "event_type", "trigger"]
+    events = read_table(settings, "maintenance_events", cols)
+    keep = events["event_type"].isin(["repair", "replacement"])
+    if "trigger" in events:
+        keep &= events["trigger"].ne("failure")
+    if "component_type" in events:
+        keep &= events["component_type"].eq(component_type)
+    return events.loc[keep, ["component_id", "event_ts"]].reset_index(drop=True)
+
+
 def train_component(
     settings: Settings,
     component_type: str,
     features: pd.DataFrame,
     failures: pd.DataFrame,
     health: pd.DataFrame | None,
+    interventions: pd.DataFrame | None = None,
 ) -> TrainReport:
     """Train one component type from frames, log and register it, decide on promotion."""
     from aerotwin.ml.tracking import mlflow_session
 
     ml = settings.ml
-    data = build_dataset(features, failures, ml.horizon_days, health)
+    data = build_dataset(features, failures, ml.horizon_days, health, interventions)
     split = split_dataset(data, ml.horizon_days, ml.holdout_aircraft_share, ml.holdout_time_share)
     result = train_risk_model(
         component_type,
         split,
         ml.horizon_days,
         target_recall=ml.target_recall,
+        min_precision=ml.min_precision,
         tuning_seconds=ml.tuning_seconds,
         tuning_trials=ml.tuning_trials,
         num_threads=ml.num_threads,
@@ -116,7 +138,8 @@ def train_all(
             raise ValueError(f"component type {component_type!r} is not one of {COMPONENT_TYPES}")
         try:
             features, failures, health = load_inputs(settings, component_type)
-            report = train_component(settings, component_type, features, failures, health)
+            fixes = load_interventions(settings, component_type)
+            report = train_component(settings, component_type, features, failures, health, fixes)
         except (KeyError, ValueError) as exc:
             if on_done:
                 on_done(component_type, exc)

@@ -23,7 +23,7 @@ from sklearn.metrics import (
 from aerotwin.ml.anomaly import fit_anomaly
 from aerotwin.ml.dataset import Split
 from aerotwin.ml.drift import reference_profile
-from aerotwin.ml.labels import median_lead_days
+from aerotwin.ml.labels import failures_caught, median_lead_days
 from aerotwin.ml.model import RiskModel
 
 BASE_PARAMS: dict[str, Any] = {
@@ -61,6 +61,7 @@ def evaluate(labelled: pd.DataFrame, scores: np.ndarray, threshold: float) -> di
     pred = scores >= threshold
     both = len(np.unique(y)) == 2
     tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    failures, caught = failures_caught(labelled, pred)
     return {
         "roc_auc": float(roc_auc_score(y, scores)) if both else float("nan"),
         "pr_auc": float(average_precision_score(y, scores)) if y.sum() else float("nan"),
@@ -74,16 +75,34 @@ def evaluate(labelled: pd.DataFrame, scores: np.ndarray, threshold: float) -> di
         "tn": float(tn),
         "rows": float(len(y)),
         "positives": float(y.sum()),
+        "failures": float(failures),
+        "failures_caught": float(caught),
     }
 
 
-def choose_threshold(labels: np.ndarray, scores: np.ndarray, target_recall: float) -> float:
-    """The highest threshold whose recall on validation still reaches target_recall."""
+def choose_threshold(
+    labels: np.ndarray, scores: np.ndarray, target_recall: float, min_precision: float = 0.0
+) -> float:
+    """The highest threshold whose recall on validation still reaches target_recall.
+
+    Unless that threshold's precision is below `min_precision`: then the threshold with the
+    most recall among those keeping that precision (the highest of equals). Failures without
+    a precursor (sudden ones) can only be "caught" by alerting on nearly everything; the
+    floor keeps alerts worth acting on. Without any threshold that precise, the recall rule.
+    """
     if labels.sum() == 0:
         return 0.5
-    _, recall, thresholds = precision_recall_curve(labels, scores)
-    ok = np.flatnonzero(recall[:-1] >= target_recall)
-    return float(thresholds[ok[-1]]) if ok.size else float(thresholds[0])
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    precision, recall = precision[:-1], recall[:-1]
+    ok = np.flatnonzero(recall >= target_recall)
+    best = int(ok[-1]) if ok.size else 0
+    if precision[best] >= min_precision:
+        return float(thresholds[best])
+    precise = np.flatnonzero(precision >= min_precision)
+    if not precise.size:
+        return float(thresholds[best])
+    most = precise[recall[precise] == recall[precise].max()]
+    return float(thresholds[most[-1]])
 
 
 def _fit(params: dict[str, Any], train: pd.DataFrame, features: tuple[str, ...]) -> lgb.Booster:
@@ -133,6 +152,7 @@ def train_risk_model(
     split: Split,
     horizon_days: int,
     target_recall: float = 0.8,
+    min_precision: float = 0.0,
     tuning_seconds: float = 0.0,
     tuning_trials: int = 40,
     num_threads: int = 1,
@@ -158,7 +178,9 @@ def train_risk_model(
     booster = _fit(params, split.train, split.features)
     valid = split.validation
     valid_scores = np.asarray(booster.predict(valid[list(split.features)].astype("float64")))
-    threshold = choose_threshold(valid["label"].to_numpy(), valid_scores, target_recall)
+    threshold = choose_threshold(
+        valid["label"].to_numpy(), valid_scores, target_recall, min_precision
+    )
     anomaly = fit_anomaly(split.train, split.features, seed=seed, n_jobs=num_threads)
     model = RiskModel(
         component_type=component_type,
