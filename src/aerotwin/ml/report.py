@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 from rich import box
 from rich.table import Table
 
 from aerotwin.ml.registry import VersionInfo
 from aerotwin.ml.train_job import TrainReport
+
+# No borders, one space between columns: the widest table still fits 80 columns.
+COMPACT: dict[str, Any] = {
+    "box": box.SIMPLE_HEAD,
+    "show_edge": False,
+    "padding": (0, 1),
+    "collapse_padding": True,
+    "pad_edge": False,
+}
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -24,14 +34,14 @@ def training_table(reports: list[TrainReport]) -> Table:
     """
     table = Table(
         title="Risk models on the holdout (aircraft and days never trained on)",
-        caption="rules: the health status as a predictor; failures: failures in the holdout",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+        caption="rules: PR-AUC of the health status; lead: median days of warning;\n"
+        "caught: holdout failures with an alert before them / all holdout failures",
+        **COMPACT,
     )
     table.add_column("type")
     table.add_column("v", justify="right")
     table.add_column("alias")
-    for name in ("PR-AUC", "rules", "recall", "prec.", "lead d", "failures"):
+    for name in ("PR-AUC", "rules", "recall", "prec.", "lead", "caught"):
         table.add_column(name, justify="right")
     for r in reports:
         h = r.holdout
@@ -44,7 +54,7 @@ def training_table(reports: list[TrainReport]) -> Table:
             _fmt(h.get("recall"), 2),
             _fmt(h.get("precision"), 2),
             _fmt(h.get("median_lead_days"), 1),
-            str(int(h.get("failures", 0))),
+            f"{int(h.get('failures_caught', 0))}/{int(h.get('failures', 0))}",
         )
     return table
 

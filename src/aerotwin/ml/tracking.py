@@ -50,19 +50,21 @@ def quiet_mlflow() -> Iterator[None]:
     """
     import os
 
-    from mlflow.utils import logging_utils
+    # MLflow's own switch for its event logs: reference-counted, so MLflow modules that
+    # toggle it while they are imported inside the block do not turn the output back on.
+    from mlflow.utils.autologging_utils.logging_and_warnings import (
+        MlflowEventsAndWarningsBehaviorGlobally as EventLogs,
+    )
 
     logger = logging.getLogger("mlflow")
-    level, stream_on = logger.level, logging_utils.MLFLOW_LOGGING_STREAM.enabled
-    bar = os.environ.get(_PROGRESS_BAR)
+    level, bar = logger.level, os.environ.get(_PROGRESS_BAR)
     logger.setLevel(logging.ERROR)
-    logging_utils.MLFLOW_LOGGING_STREAM.enabled = False  # eprint() of registration notes
     os.environ[_PROGRESS_BAR] = "false"
     try:
-        yield
+        with EventLogs(disable_event_logs=True, disable_warnings=False, reroute_warnings=False):
+            yield
     finally:
         logger.setLevel(level)
-        logging_utils.MLFLOW_LOGGING_STREAM.enabled = stream_on
         if bar is None:
             os.environ.pop(_PROGRESS_BAR, None)
         else:

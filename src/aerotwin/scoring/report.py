@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from aerotwin.ml.report import COMPACT
 from aerotwin.scoring.batch import ScoringResult
 
 
 def risk_summary(result: ScoringResult, top: int = 10) -> Table:
-    """The riskiest aircraft: worst component, its risk, alert and anomaly figures."""
+    """The riskiest aircraft: worst component, its risk, alert and anomaly figures (80 columns)."""
     comp = result.components
     alerts = int(comp["predicted_alert"].sum())
     per_type = comp.groupby("component_type")["predicted_alert"].sum().astype(int).to_dict()
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(per_type.items()))
     table = Table(
         title=f"Fleet risk: {len(comp)} components of {comp['aircraft_id'].nunique()} aircraft, "
-        f"{alerts} predicted alerts ({by_type})",
-        caption="risk = probability of failure within the horizon, champion models",
+        f"{alerts} predicted alerts",
+        caption=f"alerts by type: {by_type}\nrisk: probability of failure within the horizon "
+        "(champion models); anomaly: unusual readings, about 0.5 is ordinary",
+        **COMPACT,
     )
-    for name in ("aircraft", "max risk", "worst component", "type", "alerts", "max anomaly"):
-        table.add_column(name, justify="left" if name in ("aircraft", "type") else "right")
+    for name in ("aircraft", "risk", "worst component", "type", "alerts", "anomaly"):
+        table.add_column(name, justify="right" if name in ("risk", "alerts", "anomaly") else "left")
     for row in result.aircraft.head(top).itertuples():
         table.add_row(
             str(row.aircraft_id),
