@@ -92,8 +92,11 @@ def _run_child(data_dir: Path, engine: str, full_refresh: bool = False) -> dict[
     command = [sys.executable, "-m", "benchmarks.pipeline_bench", "child", str(data_dir), engine]
     if full_refresh:
         command.append("--full-refresh")
+    load_before = os.getloadavg()[0]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
+    # The machine is shared: the 1-minute load average says how much others were running.
+    result["load_1m_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(json.dumps(result), flush=True)
     return dict(result)
 

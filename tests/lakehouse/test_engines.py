@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
@@ -64,3 +65,42 @@ def test_silver_sql_transpiles_to_valid_spark_sql() -> None:
     assert "QUALIFY" not in windowed.upper()
     assert "ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS _w" in windowed
     assert windowed.endswith("WHERE _w = 1")
+
+
+def _sorted(lakehouse: Lakehouse, name: str) -> list[dict[str, object]]:
+    return query(lakehouse, f"SELECT * FROM {name} ORDER BY ALL", [name]).to_pylist()
+
+
+def test_duckdb_merge_equals_deltalake_merge_and_rewrites_only_matched_files(
+    tmp_path: Path,
+) -> None:
+    ts = pa.array(
+        [dt.datetime(2026, m, 1, tzinfo=dt.UTC) for m in (1, 2, 3)], pa.timestamp("us", "UTC")
+    )
+    first = pa.table({"k": ["a", "b", "c"], "ts": ts, "v": [1, 2, 3], "g": ["x", "x", "y"]})
+    late = pa.table(
+        {"k": ["c", "c", "d"], "ts": ts.take([2, 2, 2]), "v": [9, 0, 4], "g": ["y", "y", "y"]}
+    )
+    update = "s.v > t.v"
+    by_duckdb, by_deltalake = Lakehouse(str(tmp_path / "d")), Lakehouse(str(tmp_path / "r"))
+    by_deltalake.write("t", first, "append")
+    by_deltalake.merge("t", late.slice(0, 1), ["k", "ts"], update_when=update)
+    by_deltalake.merge("t", late.slice(1), ["k", "ts"], update_when=update)
+    engine = open_engine("duckdb", by_duckdb)
+    engine.register_arrow("first", first)
+    engine.write("t", "first", "overwrite", keys=("ts", "k"))
+    months = set(by_duckdb.plain_parquet_files("t") or [])
+    assert len(months) == 3  # one file per month of `ts`
+    for i, part in enumerate((late.slice(0, 1), late.slice(1))):
+        engine.register_arrow(f"late{i}", part)
+        engine.merge("t", f"late{i}", ["k", "ts"], update_when=update)
+    assert by_duckdb.last_write_counts("t") == (1, 0)  # d inserted; c=0 is older than c=9
+    assert _sorted(by_duckdb, "t") == _sorted(by_deltalake, "t")
+    # Only March's file (the one holding c) was rewritten; January's and February's stand.
+    assert len(months & set(by_duckdb.plain_parquet_files("t") or [])) == 2
+
+    # Insert-only with delete-unmatched: group y replaced by the source's rows only.
+    engine.register_arrow("y", pa.table({"k": ["e"], "ts": ts.take([0]), "v": [5], "g": ["y"]}))
+    engine.merge("t", "y", ["k", "ts"], insert_only=True, delete_unmatched_where="t.g = 'y'")
+    engine.close()
+    assert [r["k"] for r in _sorted(by_duckdb, "t")] == ["a", "b", "e"]

@@ -10,6 +10,7 @@ import pyarrow as pa
 from aerotwin.config import Settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.bronze import checkpoint
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
@@ -135,3 +136,17 @@ def test_a_growing_file_is_read_from_where_it_stopped(fresh_landing: Settings) -
         ["bronze_telemetry_airframe"],
     ).column(0)[0]
     assert last.as_py() == count + 2
+
+
+def test_the_checkpoint_is_committed_with_the_rows(first_run: tuple[Settings, RunResult]) -> None:
+    settings, _ = first_run
+    lakehouse = Lakehouse.from_settings(settings)
+    for ct in COMPONENT_TYPES:
+        marks = checkpoint(lakehouse, bronze_name(ct))
+        landed = sorted(settings.landing_dir.glob(f"telemetry_{ct}/date=*/*.jsonl"))
+        assert len(marks) == len(landed)
+        for path in landed:
+            mark = marks[path.relative_to(settings.landing_dir).as_posix()]
+            assert (mark.line, mark.offset) == (path.read_bytes().count(b"\n"), path.stat().st_size)
+        # The commit's metadata holds it: no bronze row is read to know what was ingested.
+        assert lakehouse.commit_metadata(bronze_name(ct))["checkpoint"]  # type: ignore[index]

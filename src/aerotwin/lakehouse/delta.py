@@ -8,6 +8,7 @@ pipeline uses as its watermark: the watermark and the data it covers are committ
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 METADATA_KEY = "userMetadata"
 
@@ -40,6 +42,9 @@ class Lakehouse:
     def __init__(self, root: str, storage_options: Mapping[str, str] | None = None) -> None:
         self.root = root.rstrip("/")
         self.storage_options = dict(storage_options or {}) or None
+        # Loaded tables, brought up to date on each use: loading a log costs milliseconds
+        # per table, and a run asks for each table's version many times.
+        self._loaded: dict[str, DeltaTable] = {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> Lakehouse:
@@ -54,16 +59,32 @@ class Lakehouse:
         """Where table `name` lives."""
         return f"{self.root}/{name}"
 
+    def local_path(self, name: str) -> Path | None:
+        """The folder of table `name` when the root is local, else None."""
+        return Path(self.uri(name).removeprefix("file://")) if self.is_local else None
+
     def table(self, name: str, version: int | None = None) -> DeltaTable:
         """The Delta table `name` (optionally as of `version`); KeyError when it does not exist."""
         try:
-            return DeltaTable(self.uri(name), version=version, storage_options=self.storage_options)
+            if version is not None:
+                return DeltaTable(self.uri(name), version, storage_options=self.storage_options)
+            loaded = self._loaded.get(name)
+            if loaded is None:
+                loaded = DeltaTable(self.uri(name), storage_options=self.storage_options)
+                self._loaded[name] = loaded
+            else:
+                loaded.update_incremental()  # reads only the commits added since
+            return loaded
         except TableNotFoundError:
+            self._loaded.pop(name, None)
             raise KeyError(f"table {name!r} does not exist under {self.root}") from None
 
     def exists(self, name: str) -> bool:
         """Whether table `name` has at least one commit."""
-        return DeltaTable.is_deltatable(self.uri(name), storage_options=self.storage_options)
+        found = DeltaTable.is_deltatable(self.uri(name), storage_options=self.storage_options)
+        if not found:
+            self._loaded.pop(name, None)  # deleted since it was loaded: load it afresh
+        return found
 
     def version(self, name: str) -> int | None:
         """The table's current version, or None when it does not exist."""
@@ -110,10 +131,13 @@ class Lakehouse:
         """The pipeline metadata of the newest commit that has some (None when none has)."""
         if not self.exists(name):
             return None
-        for entry in self.table(name).history(depth):
-            raw = entry.get(METADATA_KEY)
-            if raw:
-                return dict(json.loads(raw))
+        table = self.table(name)
+        # The newest commit nearly always has it: read one commit first, not `depth` of them.
+        for limit in (1, depth):
+            for entry in table.history(limit):
+                raw = entry.get(METADATA_KEY)
+                if raw:
+                    return dict(json.loads(raw))
         return None
 
     def last_write_counts(self, name: str) -> tuple[int, int]:
@@ -143,7 +167,7 @@ class Lakehouse:
     ) -> int:
         """Append to or overwrite table `name` in one commit; returns the new version."""
         write_deltalake(
-            self.uri(name),
+            self.table(name) if self.exists(name) else self.uri(name),
             data,
             mode=mode,
             partition_by=list(partition_by) if partition_by else None,
@@ -190,8 +214,73 @@ class Lakehouse:
         merger.execute()
         return self.table(name).version()
 
+    def commit_files(
+        self,
+        name: str,
+        files: Sequence[tuple[str, int, int]],
+        schema: pa.Schema,
+        mode: WriteMode,
+        *,
+        remove: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, int] | None = None,
+    ) -> int:
+        """Commit Parquet files already written into the table's folder, in one commit.
 
-def _commit(metadata: Mapping[str, Any] | None) -> CommitProperties | None:
-    if not metadata:
-        return None
-    return CommitProperties(custom_metadata={METADATA_KEY: json.dumps(dict(metadata), default=str)})
+        `files`: (path relative to the table, bytes, rows); `remove`: paths of current files
+        they replace (append mode); overwrite replaces every current file. `metrics` are
+        recorded as the commit's operation metrics (what `last_write_counts` reads).
+        """
+        now = int(time.time() * 1000)
+        adds = [
+            AddAction(path, size, {}, now, True, json.dumps({"numRecords": rows}))
+            for path, size, rows in files
+        ]
+        properties = _commit(metadata, metrics)
+        delta_schema = Schema.from_arrow(_delta_types(schema))
+        if not self.exists(name):
+            create_table_with_add_actions(
+                self.uri(name),
+                delta_schema,
+                adds,
+                mode="append",
+                storage_options=self.storage_options,
+                commit_properties=properties,
+            )
+            return self.table(name).version()
+        table = self.table(name)
+        removes = [RemoveAction(path, True, now) for path in remove]
+        table.create_write_transaction(
+            [*adds, *removes],
+            mode=mode,
+            schema=delta_schema if mode == "overwrite" else table.schema(),
+            commit_properties=properties,
+        )
+        return self.table(name).version()
+
+    def relative_path(self, name: str, file: str) -> str:
+        """A current file's path as the table's log records it (relative to the table)."""
+        folder = self.local_path(name)
+        return Path(file).relative_to(folder).as_posix() if folder else file
+
+
+def _delta_types(schema: pa.Schema) -> pa.Schema:
+    """`schema` with every timestamp in UTC (Delta's `timestamp`), whatever zone DuckDB named."""
+    fields = [
+        f.with_type(pa.timestamp("us", tz="UTC"))
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None
+        else f
+        for f in schema
+    ]
+    return pa.schema(fields)
+
+
+def _commit(
+    metadata: Mapping[str, Any] | None, metrics: Mapping[str, int] | None = None
+) -> CommitProperties | None:
+    custom: dict[str, Any] = {}
+    if metadata:
+        custom[METADATA_KEY] = json.dumps(dict(metadata), default=str)
+    if metrics:
+        custom["operationMetrics"] = dict(metrics)
+    return CommitProperties(custom_metadata=custom) if custom else None

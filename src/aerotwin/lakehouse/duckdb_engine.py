@@ -9,8 +9,11 @@ import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+from aerotwin.lakehouse.duckdb_merge import merge_files
+from aerotwin.lakehouse.files import BATCH_ROWS, write_query
 
-BATCH_ROWS = 1_000_000
+# Column types whose month clusters a table's files (see lakehouse.files).
+_TEMPORAL = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE")
 
 
 class DuckDBEngine:
@@ -35,7 +38,7 @@ class DuckDBEngine:
         if files is not None:
             # DuckDB's own Parquet reader is several times faster than an Arrow dataset scan.
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}], union_by_name = true)"
+            source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
         else:
             source = f"__src_{view}"
             dataset = self.lakehouse.dataset(table)
@@ -84,6 +87,13 @@ class DuckDBEngine:
     def _reader(self, view: str) -> pa.RecordBatchReader:
         return self.con.sql(f"SELECT * FROM {view}").to_arrow_reader(BATCH_ROWS)
 
+    def _cluster_column(self, view: str, keys: Sequence[str]) -> str | None:
+        """The first key that is a timestamp or a date: files are clustered by its month."""
+        types = dict(
+            self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {view})").fetchall()
+        )
+        return next((k for k in keys if types.get(k) in _TEMPORAL), None)
+
     def write(
         self,
         table: str,
@@ -92,10 +102,25 @@ class DuckDBEngine:
         *,
         partition_by: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        keys: Sequence[str] = (),
     ) -> int:
-        """Stream view `view` into lakehouse table `table` in one commit."""
-        return self.lakehouse.write(
-            table, self._reader(view), mode, partition_by=partition_by, metadata=metadata
+        """Write view `view` into lakehouse table `table` in one commit.
+
+        Local and unpartitioned: DuckDB writes the Parquet files (clustered by the month of
+        the first temporal key), deltalake commits them; otherwise streamed to deltalake.
+        """
+        if partition_by or not self.lakehouse.is_local:
+            return self.lakehouse.write(
+                table, self._reader(view), mode, partition_by=partition_by, metadata=metadata
+            )
+        return write_query(
+            self.lakehouse,
+            self.con,
+            f"SELECT * FROM {view}",
+            table,
+            mode,
+            metadata=dict(metadata or {}),
+            cluster_by=self._cluster_column(view, keys),
         )
 
     def merge(
@@ -110,7 +135,37 @@ class DuckDBEngine:
         partition_by: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> int:
-        """Upsert view `view` into `table` on `keys` in one commit."""
+        """Upsert view `view` into `table` on `keys` in one commit.
+
+        A local table of plain Parquet files is merged by DuckDB (`duckdb_merge`): only the
+        files holding matched keys are read and rewritten. Otherwise deltalake merges.
+        """
+        exists = self.lakehouse.exists(table)
+        files = self.lakehouse.plain_parquet_files(table) if exists else None
+        plain = (
+            exists
+            and self.lakehouse.is_local
+            and not partition_by
+            and (files is not None or self.lakehouse.state(table).rows == 0)
+        )
+        if plain:
+            return merge_files(
+                self.lakehouse,
+                self.con,
+                view,
+                table,
+                files or [],
+                keys,
+                update_when=update_when,
+                insert_only=insert_only,
+                delete_unmatched_where=delete_unmatched_where,
+                metadata=dict(metadata or {}),
+                cluster_by=self._cluster_column(view, keys),
+            )
+        if not exists:
+            return self.write(
+                table, view, "append", partition_by=partition_by, metadata=metadata, keys=keys
+            )
         return self.lakehouse.merge(
             table,
             self.to_arrow(f"SELECT * FROM {view}"),

@@ -55,6 +55,7 @@ class Engine(Protocol):
         *,
         partition_by: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        keys: Sequence[str] = (),
     ) -> int:
         """Write view `view` to lakehouse table `table` in one commit; returns the version."""
 

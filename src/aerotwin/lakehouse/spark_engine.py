@@ -130,6 +130,7 @@ class SparkEngine:
         *,
         partition_by: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        keys: Sequence[str] = (),
     ) -> int:
         """Write view `view` to lakehouse table `table` in one Delta commit."""
         writer = self.spark.table(view).write.format("delta").mode(mode)

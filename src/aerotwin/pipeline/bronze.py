@@ -1,13 +1,14 @@
 """Bronze: incremental ingestion of landing files, like Auto Loader.
 
-The bronze table is its own checkpoint: each row carries its source file and the byte offset
-up to which that file was read, and rows and offsets are committed together, so a crash can
-never record a file as ingested without its rows (or the reverse). A rerun ingests nothing
-twice; a new day's files are ingested alone; a live file that grew is read from where the last
-run stopped. Only complete (newline-terminated) lines are read: a line still being written
-waits for the next run. Every line is kept raw (`_raw`), with its file, line number, arrival
-day, ingestion time and batch id (= the Delta version that added it, which silver uses as its
-incremental watermark).
+The checkpoint (for each landing file: the last line and byte offset read) is recorded in
+the same Delta commit as the rows it covers (the commit's `userMetadata`), so a crash can
+never record a file as ingested without its rows (or the reverse), and reading it costs one
+small log entry, not a scan. A rerun ingests nothing twice; a new day's files are ingested
+alone; a live file that grew is read from where the last run stopped. Only complete
+(newline-terminated) lines are read: a line still being written waits for the next run.
+Every line is kept raw (`_raw`), with its file, line number, arrival day, ingestion time and
+batch id (= the Delta version that added it, which silver uses as its incremental
+watermark). JSON lines are also parsed once into typed columns (`json_lines`).
 """
 
 from __future__ import annotations
@@ -15,30 +16,27 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from deltalake import ColumnProperties, WriterProperties
 
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.files import write_query
 from aerotwin.pipeline.definitions import LandingSource, TableDef
+from aerotwin.pipeline.json_lines import typed_sql
 from aerotwin.pipeline.landing import arrival_date, discover, parse_csv_lines, split_lines
 
 # One commit per chunk of files bounds memory; each chunk is still all-or-nothing.
 CHUNK_BYTES = 512 * 1024 * 1024
-
-# Long text columns (the raw line, JSON tokens) get no dictionary and no statistics: they cost
-# most of the write and no reader filters on them; lineage keeps statistics for file skipping.
-_INDEXED = ("_source_file", "_line", "_arrival_date", "_batch_id")
-WRITER = WriterProperties(
-    default_column_properties=ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE"),
-    column_properties={c: ColumnProperties(statistics_enabled="CHUNK") for c in _INDEXED},
-)
+CHECKPOINT_KEY = "checkpoint"
 
 LINEAGE_FIELDS: list[pa.Field] = [
     pa.field("_raw", pa.string()),
@@ -71,16 +69,19 @@ class FileMark:
 
 def checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]:
     """The checkpoint: for each landing file in bronze table `table`, how far it was read."""
-    if not lakehouse.exists(table):
+    meta = lakehouse.commit_metadata(table)
+    if meta is None:
         return {}
+    if CHECKPOINT_KEY in meta:
+        return {name: FileMark(int(m[0]), int(m[1])) for name, m in meta[CHECKPOINT_KEY].items()}
+    return _scanned_checkpoint(lakehouse, table)
+
+
+def _scanned_checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]:
+    """The checkpoint of a table written before it moved into the commits: from its rows."""
     con = duckdb.connect()
-    files = lakehouse.plain_parquet_files(table)
-    if files is not None:
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(f"CREATE VIEW bronze AS SELECT * FROM read_parquet([{listed}])")
-    else:
-        columns = ["_source_file", "_line", "_file_offset"]
-        con.register("bronze", lakehouse.dataset(table).scanner(columns=columns).to_reader())
+    columns = ["_source_file", "_line", "_file_offset"]
+    con.register("bronze", lakehouse.dataset(table).scanner(columns=columns).to_reader())
     rows = con.execute(
         "SELECT _source_file, max(_line), max(_file_offset) FROM bronze GROUP BY 1"
     ).fetchall()
@@ -119,32 +120,58 @@ def ingest(
     marks = {} if source.snapshot else checkpoint(lakehouse, table.name)
     rows = 0
     version = lakehouse.version(table.name)
-    for chunk in _chunks(landing, files):
-        batch_id = 0 if version is None else version + 1
-        now = dt.datetime.now(dt.UTC)
-        parts = [_read(landing, f, marks.get(f), source, batch_id, now) for f in chunk]
-        # A header-only CSV still creates the table (with its columns) the first time.
-        keep_empty = version is None
-        parts = [p for p in parts if p.num_rows or (keep_empty and p.num_columns)]
-        if not parts:
-            continue
-        data = pa.concat_tables(parts, promote_options="default")
-        if source.format == "jsonl":
-            data = _parse_jsonl(data, source.fields)
-        meta = {"run_id": run_id, "files": len(chunk)}
-        if source.snapshot:
-            meta["sha256"] = _sha256(landing / chunk[0])
-            version = lakehouse.write(
-                table.name, data, "overwrite", metadata=meta, writer_properties=WRITER
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        for chunk in _chunks(landing, files):
+            batch_id = 0 if version is None else version + 1
+            now = dt.datetime.now(dt.UTC)
+            read = _read_files(landing, chunk, marks, source, batch_id, now)
+            # A header-only CSV still creates the table (with its columns) the first time.
+            keep_empty = version is None
+            parts = [p for p, _ in read if p.num_rows or (keep_empty and p.num_columns)]
+            if not parts:
+                continue
+            data = pa.concat_tables(parts, promote_options="default")
+            con.register("__lines", data)
+            sql = (
+                typed_sql("__lines", source.fields)
+                if source.format == "jsonl"
+                else ("SELECT * FROM __lines")
             )
-        else:
-            version = lakehouse.write(
-                table.name, data, "append", metadata=meta, writer_properties=WRITER
-            )
-        rows += data.num_rows
-        if on_chunk:
-            on_chunk(len(chunk), data.num_rows)
+            meta: dict[str, Any] = {"run_id": run_id, "files": len(chunk)}
+            if source.snapshot:
+                meta["sha256"] = _sha256(landing / chunk[0])
+            else:
+                marks = {
+                    **marks,
+                    **{name: m for (_, m), name in zip(read, chunk, strict=True) if m},
+                }
+                meta[CHECKPOINT_KEY] = {n: [m.line, m.offset] for n, m in marks.items()}
+            mode = "overwrite" if source.snapshot else "append"
+            version = write_query(lakehouse, con, sql, table.name, mode, metadata=meta)
+            con.unregister("__lines")
+            rows += data.num_rows
+            if on_chunk:
+                on_chunk(len(chunk), data.num_rows)
+    finally:
+        con.close()
     return IngestResult(len(files), rows, version)
+
+
+def _read_files(
+    landing: Path,
+    names: list[str],
+    marks: dict[str, FileMark],
+    source: LandingSource,
+    batch_id: int,
+    now: dt.datetime,
+) -> list[tuple[pa.Table, FileMark | None]]:
+    """`_read` of every file, on every core (file reads, numpy and Arrow release the GIL)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(
+            pool.map(lambda n: _read(landing, n, marks.get(n), source, batch_id, now), names)
+        )
 
 
 def _source(table: TableDef) -> LandingSource:
@@ -198,43 +225,24 @@ def _read(
     source: LandingSource,
     batch_id: int,
     now: dt.datetime,
-) -> pa.Table:
-    """The complete lines of `name` after `mark`, with lineage (CSV: parsed against its header)."""
+) -> tuple[pa.Table, FileMark | None]:
+    """The complete lines of `name` after `mark`, with lineage (CSV: parsed against its
+    header), and the file's new mark (None when there is nothing new)."""
     data = (landing / name).read_bytes()
     start = mark.offset if mark else 0
     end = data.rfind(b"\n") + 1  # an unterminated last line is still being written
     if end <= start:
-        return pa.table({})
+        return pa.table({}), None
+    base = mark.line if mark else 0
     raw, numbers = split_lines(data[start:end])
-    numbers = numbers + (mark.line if mark else 0)
+    numbers = numbers + base
+    new_mark = FileMark(base + data.count(b"\n", start, end), end)
     if source.format == "jsonl":
-        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now, end))
+        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now, end)), new_mark
     header = next(csv.reader([data[: data.find(b"\n")].decode()]))
     if start == 0:
         raw, numbers = raw[1:], numbers[1:]
-    return _parse_csv(raw, numbers, header, name, batch_id, now, end)
-
-
-def _parse_jsonl(base: pa.Table, fields: tuple[str, ...]) -> pa.Table:
-    """Extract `fields` as raw JSON tokens (text) in one parse per line; keep invalid lines."""
-    paths = "[" + ", ".join(f"'$.\"{f}\"'" for f in fields) + "]"
-    extracted = ", ".join(
-        f'CASE WHEN _parse_ok THEN CAST(__v[{i + 1}] AS VARCHAR) END AS "{f}"'
-        for i, f in enumerate(fields)
-    )
-    con = duckdb.connect()
-    con.register("lines", base)
-    # try(): a line that is not JSON gives NULL instead of failing the batch.
-    sql = f"""
-        SELECT * EXCLUDE (__v), {extracted}
-        FROM (
-            SELECT *, __v IS NOT NULL AND starts_with(ltrim(_raw), '{{') AS _parse_ok
-            FROM (SELECT *, try(json_extract(_raw, {paths})) AS __v FROM lines)
-        )
-    """
-    table = con.sql(sql).to_arrow_table()
-    con.close()
-    return table
+    return _parse_csv(raw, numbers, header, name, batch_id, now, end), new_mark
 
 
 def _parse_csv(

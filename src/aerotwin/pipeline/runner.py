@@ -206,7 +206,12 @@ def _derive(
     else:
         mode: WriteMode = "append" if table.mode == "append" and incremental else "overwrite"
         run.table_version = engine.write(
-            table.name, OUT, mode, partition_by=table.partition_by, metadata=metadata
+            table.name,
+            OUT,
+            mode,
+            partition_by=table.partition_by,
+            metadata=metadata,
+            keys=table.keys,
         )
     inserted, updated = lakehouse.last_write_counts(table.name)
     run.rows_out = inserted + updated

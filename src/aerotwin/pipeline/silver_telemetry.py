@@ -1,8 +1,8 @@
 """Silver telemetry: one table per component type, typed, validated and deduplicated.
 
 Generated from the data contract (`aerotwin.schemas`), so a sensor added there is typed and
-range-checked here without another edit. Bronze columns hold raw JSON tokens ('"E-1"',
-'612.3', 'null'); a sensor given as a JSON string is a wrong type even if it looks numeric.
+range-checked here without another edit. Bronze parsed each line once into typed columns
+(`json_lines`); a sensor given as a JSON string is a wrong type even if it looks numeric.
 Rule order decides which rule a row is quarantined under: the first one it breaks.
 """
 
@@ -28,66 +28,40 @@ def silver_name(component_type: str) -> str:
     return TELEMETRY_FEEDS[component_type]
 
 
-def _string(token: str) -> str:
-    """The text of a JSON string token; NULL when the token is not a JSON string."""
-    return f"CASE WHEN {token} LIKE '\"%\"' THEN substring({token}, 2, length({token}) - 2) END"
-
-
-def _present(token: str) -> str:
-    return f"({token} IS NOT NULL AND {token} <> 'null')"
-
-
 def telemetry_sql(component_type: str) -> str:
-    """DuckDB SQL typing one bronze telemetry table and flagging what its rules need.
+    """DuckDB SQL validating one bronze telemetry table and flagging what its rules need.
 
-    Each token is cast once (in `t`); the flags reuse the casts.
+    Bronze holds typed columns already (`json_lines`): a value of the wrong JSON type is NULL
+    there and named in `_mistyped`; an absent or null field is named in `_missing`.
     """
     sensors = SENSORS[component_type]
-    tokens = [*TELEMETRY_KEYS, *(s.name for s in sensors)]
-    inner = [
-        *(f"b.{t} AS __tok_{t}" for t in tokens),
-        *(f"{_string('b.' + k)} AS {k}" for k in ("component_id", "aircraft_id", "flight_id")),
-        f"TRY_CAST({_string('b.reading_ts')} AS TIMESTAMPTZ) AS reading_ts",
-        *(f"TRY_CAST(b.{s.name} AS DOUBLE) AS __d_{s.name}" for s in sensors),
+    typed_ok = [
+        "b._mistyped IS NULL",
+        *(f"b.{s.name} = floor(b.{s.name})" for s in sensors if s.integer),
+    ]
+    columns = [
+        *(f"b.{k}" for k in TELEMETRY_KEYS),
+        # Integers travel as JSON numbers; only whole ones pass `wrong_type`.
+        *(
+            f"TRY_CAST(b.{s.name} AS BIGINT) AS {s.name}" if s.integer else f"b.{s.name}"
+            for s in sensors
+        ),
         *(f"b.{c}" for c in LINEAGE),
         "b._raw AS __raw",
         "b._parse_ok AS __parse_ok",
-    ]
-    typed_ok = [
-        *(f"__tok_{k} LIKE '\"%\"'" for k in TELEMETRY_KEYS),
-        "reading_ts IS NOT NULL",
-        *(f"(__tok_{s.name} NOT LIKE '\"%' AND __d_{s.name} IS NOT NULL)" for s in sensors),
-        *(f"__d_{s.name} = floor(__d_{s.name})" for s in sensors if s.integer),
-    ]
-    outer = [
-        *(f"t.{k}" for k in ("component_id", "aircraft_id", "flight_id", "reading_ts")),
-        # Via DOUBLE: the engines disagree on casting '12.0' straight to BIGINT.
-        *(
-            f"CAST(__d_{s.name} AS BIGINT) AS {s.name}"
-            if s.integer
-            else f"__d_{s.name} AS {s.name}"
-            for s in sensors
-        ),
-        *(f"t.{c}" for c in LINEAGE),
-        "__raw",
-        "__parse_ok",
-        f"({' AND '.join(_present('__tok_' + t) for t in tokens)}) AS __complete",
+        "b._missing IS NULL AS __complete",
         f"({' AND '.join(typed_ok)}) AS __typed",
         "("
-        + " AND ".join(f"__d_{s.name} BETWEEN {s.low} AND {s.high}" for s in sensors)
+        + " AND ".join(f"b.{s.name} BETWEEN {s.low} AND {s.high}" for s in sensors)
         + ") AS __in_range",
         "a.aircraft_id IS NOT NULL AS __known_aircraft",
         "c.component_id IS NOT NULL AS __known_component",
     ]
-    return f"""WITH t AS (
-  SELECT {", ".join(inner)}
-  FROM {bronze_name(component_type)} AS b
-)
-SELECT {", ".join(outer)}
-FROM t
-LEFT JOIN aircraft AS a ON a.aircraft_id = t.aircraft_id
+    return f"""SELECT {", ".join(columns)}
+FROM {bronze_name(component_type)} AS b
+LEFT JOIN aircraft AS a ON a.aircraft_id = b.aircraft_id
 LEFT JOIN components AS c
-  ON c.component_id = t.component_id AND c.component_type = '{component_type}'"""
+  ON c.component_id = b.component_id AND c.component_type = '{component_type}'"""
 
 
 def telemetry_expectations() -> tuple[Expectation, ...]:

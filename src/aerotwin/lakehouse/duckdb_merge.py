@@ -1,0 +1,150 @@
+"""A Delta merge computed by DuckDB: only the files holding matched keys are rewritten.
+
+deltalake's merge reads the whole target to find the keys of a few thousand new rows; this
+one reads only the key columns, and only the row groups whose statistics overlap the
+source's key range (with month-clustered files, one or two months). Target rows the source
+replaces (or deletes) are dropped from their files, which are rewritten without them; the
+source rows to insert or that win are written as new files; one Delta commit removes the
+old files and adds the new ones. Same semantics as `Lakehouse.merge`: keys matched with `=`
+(a NULL key never matches), `update_when` over `s` and `t`, insert-only, delete-unmatched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.files import copy_files, schema_of
+
+SRC, TGT, MATCH, DROP = "__m_source", "__m_target", "__m_match", "__m_drop"
+FILE, ROW = "__m_file", "__m_row"
+
+
+def _scan(files: Sequence[str]) -> str:
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return (
+        f"read_parquet([{listed}], filename = '{FILE}', file_row_number = true, "
+        "union_by_name = true, hive_partitioning = false)"
+    )
+
+
+def _target_columns(condition: str | None) -> set[str]:
+    return set(re.findall(r"\bt\.(\w+)", condition or ""))
+
+
+def _literal(con: duckdb.DuckDBPyConnection, value: Any, kind: str) -> str:
+    text = con.execute("SELECT CAST(? AS VARCHAR)", [value]).fetchall()[0][0]
+    quoted = str(text).replace("'", "''")
+    return f"CAST('{quoted}' AS {kind})"
+
+
+def _key_filter(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> str:
+    """Each key between the source's min and max: lets DuckDB skip row groups by statistics."""
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {SRC})").fetchall())
+    bounds = con.execute(
+        f"SELECT {', '.join(f'min({k}), max({k})' for k in keys)} FROM {SRC}"
+    ).fetchall()[0]
+    if bounds[0] is None:
+        return "false"
+    terms = []
+    for i, key in enumerate(keys):
+        low, high = bounds[2 * i], bounds[2 * i + 1]
+        kind = types[key]
+        terms.append(f"{key} BETWEEN {_literal(con, low, kind)} AND {_literal(con, high, kind)}")
+    return " AND ".join(terms)
+
+
+def merge_files(
+    lakehouse: Lakehouse,
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    name: str,
+    files: Sequence[str],
+    keys: Sequence[str],
+    *,
+    update_when: str | None = None,
+    insert_only: bool = False,
+    delete_unmatched_where: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    cluster_by: str | None = None,
+) -> int:
+    """Upsert view `view` into local table `name` (current Parquet `files`) in one commit."""
+    schema = pa.schema(lakehouse.table(name).schema().to_arrow())
+    columns = [f.name for f in schema]
+    # The target's own types: files added must match the table's schema exactly.
+    con.register("__m_schema", schema.empty_table())
+    types = con.execute("SELECT column_name, column_type FROM (DESCRIBE __m_schema)").fetchall()
+    con.unregister("__m_schema")
+    typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SRC} AS SELECT {typed} FROM {view}")
+    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
+    wanted = sorted((_target_columns(update_when) | set(keys)) - {FILE, ROW})
+    scan = _scan(files) if files else None
+    if scan:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TGT} AS SELECT {FILE}, file_row_number AS {ROW}, "
+            f"{', '.join(wanted)} FROM {scan} WHERE {_key_filter(con, keys)}"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TGT} AS SELECT NULL::VARCHAR AS {FILE}, "
+            f"NULL::BIGINT AS {ROW}, {', '.join(wanted)} FROM {SRC} LIMIT 0"
+        )
+    replaces = "false" if insert_only else f"coalesce(({update_when or 'true'}), false)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {MATCH} AS SELECT t.{FILE}, t.{ROW}, "
+        f"{', '.join(f's.{k}' for k in keys)}, {replaces} AS __replace "
+        f"FROM {SRC} AS s JOIN {TGT} AS t ON {on}"
+    )
+    dropped = f"SELECT {FILE}, {ROW} FROM {MATCH} WHERE __replace"
+    if delete_unmatched_where and scan:
+        # Target rows the source does not have, where the condition holds: deleted.
+        dropped += (
+            f" UNION ALL SELECT t.{FILE}, t.file_row_number FROM {scan} AS t "
+            f"WHERE ({delete_unmatched_where}) AND NOT EXISTS "
+            f"(SELECT 1 FROM {SRC} AS s WHERE {on})"
+        )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {DROP} AS {dropped}")
+    kept_match = " AND ".join(f"m.{k} = s.{k}" for k in keys)
+    new_rows = (
+        f"SELECT * FROM {SRC} AS s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {MATCH} AS m WHERE NOT m.__replace AND {kept_match})"
+    )
+    rewritten = [r[0] for r in con.execute(f"SELECT DISTINCT {FILE} FROM {DROP}").fetchall()]
+    parts = [new_rows]
+    if rewritten:
+        parts.append(
+            f"SELECT {', '.join(columns)} FROM {_scan(rewritten)} AS t WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {DROP} AS d WHERE d.{FILE} = t.{FILE} "
+            f"AND d.{ROW} = t.file_row_number)"
+        )
+    counts = con.execute(
+        f"SELECT (SELECT count(*) FROM {SRC}) - (SELECT count(*) FROM {MATCH}), "
+        f"(SELECT count(*) FROM {MATCH} WHERE __replace), (SELECT count(*) FROM {DROP})"
+    ).fetchall()[0]
+    inserted, updated, dropped_rows = (int(v) for v in counts)
+    sql = " UNION ALL ".join(parts)
+    folder = lakehouse.local_path(name)
+    assert folder is not None  # merge_files is for local tables only
+    written = copy_files(con, sql, folder, cluster_by) if inserted + dropped_rows else []
+    version = lakehouse.commit_files(
+        name,
+        [(f.path, f.size, f.rows) for f in written],
+        schema_of(con, f"SELECT * FROM {SRC}"),
+        "append",
+        remove=[lakehouse.relative_path(name, f) for f in rewritten],
+        metadata=metadata,
+        metrics={
+            "num_target_rows_inserted": inserted,
+            "num_target_rows_updated": updated,
+            "num_target_rows_deleted": dropped_rows - updated,
+        },
+    )
+    for temp in (SRC, TGT, MATCH, DROP):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return version

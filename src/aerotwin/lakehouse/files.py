@@ -1,0 +1,92 @@
+"""Parquet files written by DuckDB into a table's folder, then committed by deltalake.
+
+DuckDB's COPY writes Parquet on every core (about twice as fast as streaming Arrow into
+`write_deltalake`); deltalake's transaction API then commits the files, and removes the ones
+they replace, in one Delta commit. Files of a write that dies before its commit are listed by
+no commit, so no reader ever sees them. DuckDB cannot write to object stores offline: for a
+remote root the same query streams through `write_deltalake` instead.
+
+`cluster_by` writes one folder of files per calendar month of that column (the table stays
+unpartitioned, its columns unchanged): a later merge of recent rows then touches only the
+files of their months (DuckDB skips the others' row groups by their statistics).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+
+BATCH_ROWS = 1_000_000
+CLUSTER = "__month"
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """One Parquet file written into a table's folder: path relative to it, bytes, rows."""
+
+    path: str
+    size: int
+    rows: int
+
+
+def schema_of(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:
+    """The Arrow schema of `sql`'s result (no rows computed)."""
+    return con.sql(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_table().schema
+
+
+def copy_files(
+    con: duckdb.DuckDBPyConnection, sql: str, folder: Path, cluster_by: str | None = None
+) -> list[WrittenFile]:
+    """Write `sql`'s rows as Parquet files under a fresh sub-folder of `folder`."""
+    target = folder / f"part-{uuid.uuid4().hex}"
+    options = "FORMAT parquet, COMPRESSION snappy, RETURN_STATS true"
+    if cluster_by:
+        month = f"strftime({cluster_by}, '%Y-%m')"
+        sql = f"SELECT *, coalesce({month}, 'none') AS {CLUSTER} FROM ({sql})"
+        options += f", PARTITION_BY ({CLUSTER})"
+    else:
+        options += ", PER_THREAD_OUTPUT true"
+    quoted = str(target).replace("'", "''")
+    written = con.execute(f"COPY ({sql}) TO '{quoted}' ({options})").fetchall()
+    files = []
+    for name, rows, size, *_ in written:
+        path = Path(name)
+        if not rows:
+            path.unlink(missing_ok=True)  # an empty result still writes a file: nothing to add
+            continue
+        files.append(WrittenFile(path.relative_to(folder).as_posix(), int(size), int(rows)))
+    return files
+
+
+def write_query(
+    lakehouse: Lakehouse,
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    name: str,
+    mode: WriteMode,
+    *,
+    metadata: dict[str, Any] | None = None,
+    cluster_by: str | None = None,
+) -> int:
+    """Append or overwrite table `name` with `sql`'s rows in one commit; the new version."""
+    folder = lakehouse.local_path(name)
+    if folder is None:
+        reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+        return lakehouse.write(name, reader, mode, metadata=metadata)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = copy_files(con, sql, folder, cluster_by)
+    return lakehouse.commit_files(
+        name,
+        [(f.path, f.size, f.rows) for f in files],
+        schema_of(con, sql),
+        mode,
+        metadata=metadata,
+        metrics={"num_added_rows": sum(f.rows for f in files)},
+    )

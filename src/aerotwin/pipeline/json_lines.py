@@ -1,0 +1,71 @@
+"""JSON lines typed once, in bronze: typed columns, and what was missing or of the wrong type.
+
+A field's type follows the data contract's naming (DESIGN.md, Data contracts): `*_ts` is a
+UTC timestamp, `*_id` is text, any other field (a sensor) is a number. DuckDB parses each
+line once (`from_json` into raw JSON tokens) and reads each field's type and value off its
+token. A value whose JSON type is not its field's (a sensor given as
+"12.5", an id given as 12, a timestamp that does not parse) is NULL in its column and named
+in `_mistyped`; a field absent or null is named in `_missing`. A line that is not a JSON
+object has `_parse_ok` false (and no fields). Silver's rules read these columns, so both
+engines judge a record from the same parse.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+TEXT, NUMBER, TIMESTAMP = "VARCHAR", "DOUBLE", "TIMESTAMPTZ"
+
+
+def field_type(name: str) -> str:
+    """The SQL type of a JSON field, by the contract's naming: `_ts`, `_id`, else a number."""
+    if name.endswith("_ts"):
+        return TIMESTAMP
+    if name.endswith("_id"):
+        return TEXT
+    return NUMBER
+
+
+def _value(name: str) -> str:
+    """The typed value of a field from its raw JSON token; NULL when of another JSON type."""
+    token = f'__v."{name}"'
+    kind = field_type(name)
+    if kind == NUMBER:
+        # Only a JSON number casts: a string token keeps its quotes, true/null/[..] fail.
+        return f"TRY_CAST(CAST({token} AS VARCHAR) AS DOUBLE)"
+    text = f"CASE WHEN starts_with(CAST({token} AS VARCHAR), '\"') THEN {token} ->> '$' END"
+    return f"TRY_CAST({text} AS TIMESTAMPTZ)" if kind == TIMESTAMP else text
+
+
+def _listed(terms: list[str]) -> str:
+    return f"NULLIF(concat_ws(',', {', '.join(terms)}), '')"
+
+
+def typed_sql(view: str, fields: Sequence[str]) -> str:
+    """DuckDB SQL over `view` (raw lines in `_raw` plus lineage) adding `_parse_ok`, the
+    typed fields, `_missing` and `_mistyped`.
+
+    One parse per line: `from_json` gives each field's raw JSON token (SQL NULL when the
+    field is absent or null); the type and value are read off the token.
+    """
+    struct = json.dumps(dict.fromkeys(fields, "JSON"))
+    values = ", ".join(f'{_value(f)} AS "{f}"' for f in fields)
+    names = ", ".join(f'"{f}"' for f in fields)
+    missing = [f"CASE WHEN __v.\"{f}\" IS NULL THEN '{f}' END" for f in fields]
+    mistyped = [
+        f'CASE WHEN __v."{f}" IS NOT NULL AND "{f}" IS NULL THEN \'{f}\' END' for f in fields
+    ]
+    # The common case (every value typed) skips building the two lists.
+    suspect = " OR ".join(f'"{f}" IS NULL' for f in fields)
+    return f"""WITH parsed AS (
+  SELECT *, CASE WHEN _parse_ok THEN from_json(_raw, '{struct}') END AS __v
+  FROM (SELECT *, json_valid(_raw) AND starts_with(ltrim(_raw), '{{') AS _parse_ok
+        FROM {view})
+), typed AS (
+  SELECT *, {values} FROM parsed
+)
+SELECT * EXCLUDE (__v, {names}), {names},
+       CASE WHEN _parse_ok AND ({suspect}) THEN {_listed(missing)} END AS _missing,
+       CASE WHEN _parse_ok AND ({suspect}) THEN {_listed(mistyped)} END AS _mistyped
+FROM typed"""

@@ -1,0 +1,56 @@
+"""Typing JSON lines in bronze: one parse, typed values, missing and mistyped fields named."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+
+from aerotwin.pipeline.json_lines import field_type, typed_sql
+
+FIELDS = ("component_id", "reading_ts", "egt_c", "error_count")
+
+
+def _typed(lines: list[str]) -> list[dict[str, object]]:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("lines", pa.table({"_raw": lines, "_line": list(range(1, len(lines) + 1))}))
+    rows = con.sql(f"SELECT * FROM ({typed_sql('lines', FIELDS)}) ORDER BY _line").to_arrow_table()
+    con.close()
+    return rows.to_pylist()
+
+
+def test_field_types_follow_the_contract_naming() -> None:
+    assert [field_type(f) for f in FIELDS] == ["VARCHAR", "TIMESTAMPTZ", "DOUBLE", "DOUBLE"]
+
+
+def test_values_are_typed_and_every_fault_is_named() -> None:
+    good = (
+        '{"component_id":"E-1","reading_ts":"2026-01-01T06:00:00Z","egt_c":612.5,"error_count":3}'
+    )
+    rows = _typed(
+        [
+            good,
+            '{"component_id":"E-1","reading_ts":"2026-01-01T06:00:00Z","egt_c":"612.5","error_count":3}',
+            '{"component_id":7,"reading_ts":"not a time","egt_c":true,"error_count":3}',
+            '{"component_id":"E-\\"2\\"", "reading_ts":"2026-01-01T06:00:00Z", "egt_c":null}',
+            '{"component_id":"E-1","reading_ts":"2026-01-01T06:0',
+            "[1, 2]",
+        ]
+    )
+    first = rows[0]
+    assert (first["_parse_ok"], first["_missing"], first["_mistyped"]) == (True, None, None)
+    assert first["component_id"] == "E-1" and first["egt_c"] == 612.5
+    assert first["reading_ts"] == dt.datetime(2026, 1, 1, 6, tzinfo=dt.UTC)
+    assert first["error_count"] == 3.0  # an integer token is a number
+    # A number given as a string is the wrong type, even though it would cast.
+    assert (rows[1]["egt_c"], rows[1]["_mistyped"]) == (None, "egt_c")
+    assert rows[2]["_mistyped"] == "component_id,reading_ts,egt_c"
+    assert rows[2]["component_id"] is None and rows[2]["reading_ts"] is None
+    # Escapes are decoded; a null or absent field is missing, not mistyped.
+    assert rows[3]["component_id"] == 'E-"2"'
+    assert (rows[3]["_missing"], rows[3]["_mistyped"]) == ("egt_c,error_count", None)
+    for bad in rows[4:]:  # truncated, and valid JSON that is not an object
+        assert bad["_parse_ok"] is False and bad["component_id"] is None
+        assert bad["_missing"] is None and bad["_mistyped"] is None
