@@ -194,6 +194,7 @@ def evaluate_cmapss_cmd(
         result = train_rul(data.train, subset, config, progress=progress)
     evaluation = evaluate(result.model, data)
     first_unit = data.test[data.test["unit"] == data.test["unit"].iloc[0]]
+    _quiet_mlflow(ctx)
     registered = log_training(settings, result, evaluation, first_unit.head(60), register)
 
     m = evaluation.metrics
@@ -466,6 +467,7 @@ def train_cmd(
         )
         raise typer.Exit(2)
     settings = with_section(_settings(ctx), "ml", tuning_seconds=tuning_seconds)
+    _quiet_mlflow(ctx)
     if not _train_with_progress(settings, Console(), component_type):
         raise typer.Exit(1)
 
@@ -473,11 +475,19 @@ def train_cmd(
 @app.command("score")
 def score_cmd(ctx: typer.Context) -> None:
     """Score the latest features with the champion models; print the fleet's risk."""
+    _quiet_mlflow(ctx)
     _score_and_print(_settings(ctx), Console(), None)
 
 
 models_app = typer.Typer(no_args_is_help=True, help="Registered risk models in MLflow.")
 app.add_typer(models_app, name="models")
+
+
+def _quiet_mlflow(ctx: typer.Context) -> None:
+    """Keep MLflow's console chatter out of this command's output (its store logs it all)."""
+    from aerotwin.ml.tracking import quiet_mlflow
+
+    ctx.with_resource(quiet_mlflow())
 
 
 @models_app.command("list")
@@ -487,6 +497,7 @@ def models_list_cmd(ctx: typer.Context) -> None:
     from aerotwin.ml.report import models_table
     from aerotwin.ml.tracking import mlflow_session
 
+    _quiet_mlflow(ctx)
     with mlflow_session(_settings(ctx)) as client:
         Console().print(models_table(list_versions(client)))
 
@@ -496,6 +507,7 @@ def _registry_action(ctx: typer.Context, action: str, component_type: str, versi
     from aerotwin.ml.tracking import mlflow_session
 
     settings = _settings(ctx)
+    _quiet_mlflow(ctx)
     try:
         with mlflow_session(settings) as client:
             if action == "promote":

@@ -40,7 +40,12 @@ def test_train_score_and_models_commands(tmp_path, monkeypatch) -> None:
     assert "Fleet risk: 12 components of 12 aircraft" in scored.output
 
     listed = runner.invoke(app, [*base, "models", "list"])
-    assert "aerotwin-avionics-risk" in listed.output and "challenger" in listed.output
+    rows = {
+        r[1]: r[2]
+        for r in (line.split() for line in listed.output.splitlines())
+        if r and r[0] == "avionics"
+    }
+    assert set(rows) == {"1", "2"} and rows["2"].startswith("challenger"), listed.output
     promoted = runner.invoke(app, [*base, "models", "promote", "avionics", "2"])
     assert promoted.exit_code == 0 and "champion is now version 2 (was 1)" in promoted.output
     back = runner.invoke(app, [*base, "models", "rollback", "avionics"])

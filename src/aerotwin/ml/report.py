@@ -70,17 +70,18 @@ def decision_lines(reports: list[TrainReport]) -> list[str]:
 
 def models_table(versions: list[VersionInfo]) -> Table:
     """Every registered risk model version with its aliases and holdout PR-AUC."""
-    table = Table(title="Registered risk models")
-    for name in ("model", "version", "aliases", "holdout PR-AUC", "decision", "created (UTC)"):
-        table.add_column(name)
+    table = Table(title="Registered risk models (aerotwin-<type>-risk)", **COMPACT)
+    for name in ("type", "v", "aliases", "PR-AUC", "decision", "created (UTC)"):
+        table.add_column(name, no_wrap=True)
     for v in versions:
         created = dt.datetime.fromtimestamp(v.created_ms / 1000, dt.UTC)
         table.add_row(
-            v.name,
+            v.name.removeprefix("aerotwin-").removesuffix("-risk"),
             str(v.version),
             ", ".join(v.aliases) or "-",
             _fmt(v.holdout_pr_auc),
             v.decision or "-",
-            created.strftime("%Y-%m-%d %H:%M:%S"),
+            created.strftime("%m-%d %H:%M"),
         )
+    table.caption = "PR-AUC: on its training run's holdout (aircraft and days never trained on)"
     return table

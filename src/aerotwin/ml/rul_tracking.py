@@ -35,8 +35,12 @@ class RulPyfunc(PythonModel):
         with open(context.artifacts["rul_model"], "rb") as handle:
             self.model: RulModel = pickle.load(handle)
 
-    # No annotations on purpose: MLflow infers (and warns about) signatures from type hints.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    # pd.DataFrame is a hint MLflow takes as is (no schema inferred from it, no warning):
+    # the explicit signature logged with the model stays the one that validates inputs.
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Per-cycle RUL with its interval, per input row."""
         return self.model.predict(pd.DataFrame(model_input))
 
 
