@@ -50,13 +50,18 @@ def demo(ctx: typer.Context) -> None:
     _demo_models(settings, console)  # needs the gold tables: keep it the last step
 
 
-def _demo_simulate(settings: Settings, console: Console) -> None:
-    """Demo step 1: simulate a small fleet into the landing zone and show what it produced."""
+# Enough failures (~0.5 per aircraft-year and type) that every component type gets a risk
+# model with failures in its holdout; run time in docs/benchmarks.md, Risk models.
+DEMO_FLEET: dict[str, object] = {"aircraft": 200, "days": 365}
+
+
+def _demo_simulate(
+    settings: Settings, console: Console, fleet: dict[str, object] = DEMO_FLEET
+) -> None:
+    """Demo step 1: simulate the demo fleet into the landing zone and show what it produced."""
     from aerotwin.sim.report import print_summary, simulate_with_progress
 
-    # Enough failures (~0.5 per aircraft-year and type) that every component type gets a risk
-    # model with failures in its holdout; run time in docs/benchmarks.md, Risk models.
-    demo_settings = _sim_settings(settings, {"aircraft": 200, "days": 365})
+    demo_settings = _sim_settings(settings, fleet)
     print_summary(simulate_with_progress(demo_settings, console), console)
 
 

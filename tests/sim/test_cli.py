@@ -74,11 +74,11 @@ def test_live_rate_must_be_positive(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "sim.live_rate" in result.output
 
 
-def test_demo_step_simulates_a_small_fleet(tmp_path: Path) -> None:
-    # The demo's simulation step alone: later issues add steps to `aerotwin demo`.
+def test_demo_step_simulates_a_fleet(tmp_path: Path) -> None:
+    # The demo's simulation step alone, on a smaller fleet than the demo's own.
     settings = load_settings(None, data_dir=tmp_path / "data")
     console = Console(record=True, width=120)
-    _demo_simulate(settings, console)
+    _demo_simulate(settings, console, {"aircraft": 12, "days": 60})
     output = console.export_text()
     manifest = json.loads((settings.landing_dir / "_manifest" / "manifest.json").read_text())
     assert manifest["params"]["aircraft"] == 12 and manifest["params"]["days"] == 60
