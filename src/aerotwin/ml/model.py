@@ -59,17 +59,6 @@ class RiskModel:
         )
 
 
-def pip_requirements() -> list[str]:
-    """The model's runtime packages pinned to this environment.
-
-    Given explicitly: MLflow would otherwise import the model in a subprocess to infer them.
-    """
-    from importlib.metadata import version
-
-    packages = ("aerotwin", "lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
-    return [f"{name}=={version(name)}" for name in packages]
-
-
 class RiskPyfunc(PythonModel):
     """MLflow wrapper around a pickled RiskModel."""
 

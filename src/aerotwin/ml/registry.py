@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-import pickle
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import average_precision_score
 
 from aerotwin.config import Settings
 from aerotwin.ml.dataset import Split
-from aerotwin.ml.model import RiskModel, RiskPyfunc, pip_requirements
+from aerotwin.ml.model import RiskModel, RiskPyfunc
+from aerotwin.ml.tracking import ensure_experiment, log_pickled_model
 from aerotwin.ml.training import TrainResult, evaluate
 
 CHAMPION = "champion"
@@ -94,7 +91,6 @@ def log_training(
     baseline_pr_auc: float,
 ) -> tuple[str, int, dict[str, float]]:
     """Log one training as a run, register it, alias it challenger; (run_id, version, metrics)."""
-    from aerotwin.ml.tracking import ensure_experiment
 
     model = result.model
     name = model_name(model.component_type)
@@ -137,17 +133,7 @@ def log_training(
         mlflow.log_dict(model.reference, "training_reference.json")
         example = split.holdout.head(5) if len(split.holdout) else split.train.head(5)
         example = example[list(model.features)].astype("float64").reset_index(drop=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "risk_model.pkl"
-            path.write_bytes(pickle.dumps(model))
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=RiskPyfunc(),
-                artifacts={"risk_model": str(path)},
-                signature=infer_signature(example, model.predict(example)),
-                input_example=example,
-                pip_requirements=pip_requirements(),
-            )
+        info = log_pickled_model(model, RiskPyfunc(), "risk_model", example)
     version = int(mlflow.register_model(info.model_uri, name).version)
     client.set_model_version_tag(name, str(version), "threshold", f"{model.threshold:.6f}")
     client.set_model_version_tag(name, str(version), "horizon_days", str(model.horizon_days))
@@ -195,7 +181,6 @@ def _set_champion(client: MlflowClient, name: str, version: int, history: list[i
 
 def _log_decision(settings: Settings, client: MlflowClient, decision: Decision) -> None:
     """Tag the version and write a run with both scores, so every decision can be audited."""
-    from aerotwin.ml.tracking import ensure_experiment
 
     name = model_name(decision.component_type)
     outcome = "promoted" if decision.promoted else "kept_challenger"

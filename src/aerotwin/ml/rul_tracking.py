@@ -8,21 +8,18 @@ predicts from raw C-MAPSS cycles: `mlflow.pyfunc.load_model("models:/aerotwin-en
 from __future__ import annotations
 
 import pickle
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from aerotwin.config import Settings
 from aerotwin.ml.rul import Evaluation, RulModel, TrainResult
-from aerotwin.ml.tracking import ensure_experiment, mlflow_session
+from aerotwin.ml.tracking import ensure_experiment, log_pickled_model, mlflow_session
 
 EXPERIMENT = "aerotwin-engine-rul"
 MODEL_NAME = "aerotwin-engine-rul"
@@ -42,17 +39,6 @@ class RulPyfunc(PythonModel):
     ) -> pd.DataFrame:
         """Per-cycle RUL with its interval, per input row."""
         return self.model.predict(pd.DataFrame(model_input))
-
-
-def _requirements() -> list[str]:
-    """The model's runtime packages, pinned to this environment (aerotwin holds the code).
-
-    Given explicitly because MLflow's inference imports the model in a subprocess (seconds).
-    """
-    from importlib.metadata import version
-
-    packages = ("aerotwin", "lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
-    return [f"{name}=={version(name)}" for name in packages]
 
 
 @dataclass(frozen=True)
@@ -114,18 +100,7 @@ def log_training(
                 mlflow.log_text(evaluation.predictions.to_csv(index=False), "test_predictions.csv")
             mlflow.log_metrics(metrics)
             example = input_example.reset_index(drop=True)
-            signature = infer_signature(example, model.predict(example))
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "rul_model.pkl"
-                path.write_bytes(pickle.dumps(model))
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=RulPyfunc(),
-                    artifacts={"rul_model": str(path)},
-                    signature=signature,
-                    input_example=example,
-                    pip_requirements=_requirements(),
-                )
+            info = log_pickled_model(model, RulPyfunc(), "rul_model", example)
             if not register:
                 return Registered(run.info.run_id, 0, [])
         version = mlflow.register_model(info.model_uri, MODEL_NAME)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import logging
+import pickle
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from aerotwin.config import Settings
@@ -78,3 +86,34 @@ def ensure_experiment(client: MlflowClient, name: str, settings: Settings) -> st
         return found.experiment_id
     location = (settings.mlflow_artifact_root / name).as_uri()
     return client.create_experiment(name, artifact_location=location)
+
+
+def pip_requirements() -> list[str]:
+    """The models' runtime packages pinned to this environment.
+
+    Given explicitly: MLflow would otherwise import the model in a subprocess to infer them.
+    """
+    from importlib.metadata import version
+
+    packages = ("aerotwin", "lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+def log_pickled_model(
+    model: Any, wrapper: PythonModel, artifact: str, example: pd.DataFrame
+) -> ModelInfo:
+    """Log `model` (pickled as artifact `artifact`, served by `wrapper`) in the active run.
+
+    The signature comes from `example` and the model's own prediction on it.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{artifact}.pkl"
+        path.write_bytes(pickle.dumps(model))
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=wrapper,
+            artifacts={artifact: str(path)},
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
+            pip_requirements=pip_requirements(),
+        )
