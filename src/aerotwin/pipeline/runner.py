@@ -102,18 +102,20 @@ def run_pipeline(
             except ExpectationFailed as exc:
                 run.status, run.message = "failed", str(exc)
                 run.duration_s = time.perf_counter() - started
-                append_events(lakehouse, [run])
                 result.tables.append(run)
                 raise
             run.duration_s = time.perf_counter() - started
-            if run.status == "ok":
-                append_events(lakehouse, [run])
             result.tables.append(run)
             if on_done:
                 on_done(run)
     finally:
-        if owned and live is not None:
-            live.close()
+        try:
+            # One commit for the whole run's events (a commit per table cost ~20 ms each),
+            # written on failure too: the failed table's event and those done before it.
+            append_events(lakehouse, [t for t in result.tables if t.status != "skipped"])
+        finally:
+            if owned and live is not None:
+                live.close()
     return result
 
 
