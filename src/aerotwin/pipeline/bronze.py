@@ -101,9 +101,20 @@ def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[
     marks = checkpoint(lakehouse, table.name)
     return [
         f
-        for f in discover(landing, source.feed, source.format)
+        for f in discover(landing, source.feed, source.format, _complete_folders(marks))
         if f not in marks or (landing / f).stat().st_size > marks[f].offset
     ]
+
+
+def _complete_folders(marks: dict[str, FileMark]) -> frozenset[str]:
+    """Arrival-day folders already ingested that can hold nothing new: all but the newest.
+
+    Files land in their arrival day's folder and never change afterwards, so only the
+    newest folder ingested (a live file in it may still grow) and folders never seen
+    (new days, or a day that landed late) need listing: a year of history is not re-listed.
+    """
+    folders = {name.split("/")[1] for name in marks if name.count("/") == 2}
+    return frozenset(folders - {max(folders)}) if folders else frozenset()
 
 
 def ingest(

@@ -18,8 +18,14 @@ import pyarrow.compute as pc
 _DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
-def discover(landing: Path, feed: str, suffix: str) -> list[str]:
-    """Files of one feed, as paths relative to the landing root, in arrival order."""
+def discover(
+    landing: Path, feed: str, suffix: str, done: frozenset[str] = frozenset()
+) -> list[str]:
+    """Files of one feed, as paths relative to the landing root, in arrival order.
+
+    `done`: arrival-day folders (`date=...`) known to be complete, which are not listed
+    (a file lands in its arrival day's folder, and files never change: docs/landing_zone.md).
+    """
     base = landing / feed
     if not base.is_dir():
         return []
@@ -27,7 +33,7 @@ def discover(landing: Path, feed: str, suffix: str) -> list[str]:
     found = []
     # os.scandir, not Path.glob: a year of daily folders is listed many times faster.
     for day in os.scandir(base):
-        if day.name.startswith("date=") and day.is_dir():
+        if day.name.startswith("date=") and day.name not in done and day.is_dir():
             found += [
                 f"{feed}/{day.name}/{f.name}"
                 for f in os.scandir(day.path)
