@@ -63,6 +63,9 @@ class PipelineSettings(_Section):
     engine: Literal["duckdb", "spark"] = Field("duckdb", description="execution engine")
     spark_master: str = Field("local[*]", description="Spark master URL for --engine spark")
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all)")
+    workers: int = Field(
+        2, ge=1, le=32, description="tables run at once when independent (Spark: always 1)"
+    )
 
 
 class TwinSettings(_Section):

@@ -8,6 +8,7 @@ pipeline uses as its watermark: the watermark and the data it covers are committ
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,8 +44,14 @@ class Lakehouse:
         self.root = root.rstrip("/")
         self.storage_options = dict(storage_options or {}) or None
         # Loaded tables, brought up to date on each use: loading a log costs milliseconds
-        # per table, and a run asks for each table's version many times.
-        self._loaded: dict[str, DeltaTable] = {}
+        # per table, and a run asks for each table's version many times. One cache per
+        # thread: the pipeline runs independent tables at once, and they share inputs.
+        self._local = threading.local()
+
+    @property
+    def _loaded(self) -> dict[str, DeltaTable]:
+        loaded: dict[str, DeltaTable] = self._local.__dict__.setdefault("tables", {})
+        return loaded
 
     @classmethod
     def from_settings(cls, settings: Any) -> Lakehouse:

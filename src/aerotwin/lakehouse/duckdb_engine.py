@@ -21,15 +21,28 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, lakehouse: Lakehouse, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        lakehouse: Lakehouse,
+        threads: int | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         self.lakehouse = lakehouse
-        self.con = duckdb.connect()
+        self.con = con if con is not None else duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         # Insertion order is irrelevant to our tables; dropping it lets DuckDB stream in parallel.
         self.con.execute("SET preserve_insertion_order = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._keep: dict[str, Any] = {}
+
+    def fork(self) -> DuckDBEngine:
+        """An engine on another connection to the same database, for another thread.
+
+        Temp tables and registered views belong to a connection: two forks never see each
+        other's, so tables can run side by side under the same view names.
+        """
+        return DuckDBEngine(self.lakehouse, con=self.con.cursor())
 
     def register_table(self, view: str, table: str, where: str | None = None) -> None:
         """Expose lakehouse table `table` (optionally filtered) as view `view`."""

@@ -10,6 +10,7 @@ each table at its last commit, and the next run picks up exactly what is missing
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 
 from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
-from aerotwin.lakehouse.engine import Engine, open_engine
+from aerotwin.lakehouse.engine import Engine
 from aerotwin.pipeline import bronze
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import (
@@ -35,6 +36,7 @@ from aerotwin.pipeline.expectations import (
     stage_sql,
     warn_column,
 )
+from aerotwin.pipeline.parallel import EnginePool, run_graph
 from aerotwin.pipeline.registry import load_tables
 
 Progress = Callable[[TableRun], None]
@@ -70,52 +72,51 @@ def run_pipeline(
     """
     lakehouse = Lakehouse.from_settings(settings)
     declared = tables if tables is not None else load_tables()
-    owned = not hasattr(engine, "materialize")
-    name = engine if isinstance(engine, str) else settings.pipeline.engine
-    live: Engine | None = None if owned else engine  # type: ignore[assignment]
-    result = RunResult(uuid.uuid4().hex[:12], live.name if live else str(name), full_refresh)
-    try:
-        for table in declared:
-            if on_start:
-                on_start(table)
-            run = TableRun(
-                result.run_id,
-                table.name,
-                table.layer,
-                result.engine,
-                "full" if full_refresh else "incremental",
-                dt.datetime.now(dt.UTC),
-            )
-            started = time.perf_counter()
-            try:
-                if table.source is not None:
-                    _ingest(lakehouse, settings, table, run)
-                elif table.external is not None:
-                    _declare_external(lakehouse, table, run)
-                else:
-                    if live is None and _needs_run(lakehouse, table, full_refresh):
-                        live = open_engine(str(name), lakehouse, settings)
-                    if live is not None:
-                        _derive(live, lakehouse, table, run, full_refresh)
-                    else:
-                        run.status = "skipped"
-            except ExpectationFailed as exc:
-                run.status, run.message = "failed", str(exc)
-                run.duration_s = time.perf_counter() - started
-                result.tables.append(run)
-                raise
+    engines = EnginePool(engine, lakehouse, settings)
+    result = RunResult(uuid.uuid4().hex[:12], engines.name, full_refresh)
+    workers = settings.pipeline.workers if engines.can_fork else 1
+    # Every table merges its dropped rows into the one quarantine table: one at a time.
+    quarantine_lock = threading.Lock()
+
+    def run_one(table: TableDef) -> TableRun:
+        run = TableRun(
+            result.run_id,
+            table.name,
+            table.layer,
+            result.engine,
+            "full" if full_refresh else "incremental",
+            dt.datetime.now(dt.UTC),
+        )
+        started = time.perf_counter()
+        try:
+            if table.source is not None:
+                _ingest(lakehouse, settings, table, run)
+            elif table.external is not None:
+                _declare_external(lakehouse, table, run)
+            elif engines.opened or _needs_run(lakehouse, table, full_refresh):
+                _derive(engines.get(), lakehouse, table, run, full_refresh, quarantine_lock)
+            else:
+                run.status = "skipped"
+        except ExpectationFailed as exc:
+            run.status, run.message = "failed", str(exc)
+            raise
+        finally:
             run.duration_s = time.perf_counter() - started
             result.tables.append(run)
-            if on_done:
-                on_done(run)
+        return run
+
+    try:
+        run_graph(declared, workers, run_one, on_start, on_done)
     finally:
+        # Tables that ran at once finish in any order: report them in declaration order.
+        order = {t.name: i for i, t in enumerate(declared)}
+        result.tables.sort(key=lambda t: order[t.table_name])
         try:
             # One commit for the whole run's events (a commit per table cost ~20 ms each),
             # written on failure too: the failed table's event and those done before it.
-            append_events(lakehouse, [t for t in result.tables if t.status != "skipped"])
+            append_events(lakehouse, [t for t in result.tables if t.status in ("ok", "failed")])
         finally:
-            if owned and live is not None:
-                live.close()
+            engines.close()
     return result
 
 
@@ -163,7 +164,12 @@ def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> boo
 
 
 def _derive(
-    engine: Engine, lakehouse: Lakehouse, table: TableDef, run: TableRun, full_refresh: bool
+    engine: Engine,
+    lakehouse: Lakehouse,
+    table: TableDef,
+    run: TableRun,
+    full_refresh: bool,
+    quarantine_lock: threading.Lock,
 ) -> None:
     if not _needs_run(lakehouse, table, full_refresh):
         run.status = "skipped"
@@ -193,7 +199,8 @@ def _derive(
     run.expectations = _results(table, counts, engine, run.rows_in)
     run.quarantined = sum(n for rule, n in counts.items() if rule is not None)
     metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions, "definition": fingerprint}
-    _quarantine(engine, lakehouse, table, run, full_refresh)
+    with quarantine_lock:
+        _quarantine(engine, lakehouse, table, run, full_refresh)
     columns = [c for c in engine.columns(STAGE) if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
     if table.mode == "merge" and incremental:

@@ -1,0 +1,112 @@
+"""Tables that do not depend on each other run at once, each on its own view of the engine.
+
+On a new day most of a table's run is fixed cost (a few DuckDB statements, Delta log reads,
+a commit), mostly waiting rather than computing, so two tables side by side on two cores
+take little more than one. A table starts once every input declared in the run is done;
+among the ready ones, declaration order decides.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.engine import Engine, open_engine
+from aerotwin.pipeline.definitions import TableDef
+from aerotwin.pipeline.events import TableRun
+
+
+class EnginePool:
+    """The run's engine, opened on first need, and one view of it per worker thread.
+
+    DuckDB gives each thread its own connection to the same database (`fork`), so the temp
+    tables of tables running at once never collide. An engine that cannot fork (Spark) is
+    shared, and the run uses one worker.
+    """
+
+    def __init__(self, engine: str | Engine | None, lakehouse: Lakehouse, settings: Any) -> None:
+        self.owned = not hasattr(engine, "materialize")
+        self._root: Engine | None = None if self.owned else engine  # type: ignore[assignment]
+        self._name = engine if isinstance(engine, str) else settings.pipeline.engine
+        self._lakehouse, self._settings = lakehouse, settings
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._forks: list[Engine] = []
+
+    @property
+    def name(self) -> str:
+        return self._root.name if self._root is not None else str(self._name)
+
+    @property
+    def opened(self) -> bool:
+        return self._root is not None
+
+    @property
+    def can_fork(self) -> bool:
+        return hasattr(self._root, "fork") if self._root is not None else self._name == "duckdb"
+
+    def get(self) -> Engine:
+        """This thread's engine (opening the run's engine the first time one is needed)."""
+        engine: Engine | None = getattr(self._local, "engine", None)
+        if engine is None:
+            with self._lock:
+                if self._root is None:
+                    self._root = open_engine(str(self._name), self._lakehouse, self._settings)
+                fork = getattr(self._root, "fork", None)
+                engine = fork() if fork is not None else self._root
+                if engine is not self._root:
+                    self._forks.append(engine)
+            self._local.engine = engine
+        return engine
+
+    def close(self) -> None:
+        """Close the workers' views, and the engine itself when the run opened it."""
+        for fork in self._forks:
+            fork.close()
+        if self.owned and self._root is not None:
+            self._root.close()
+
+
+def run_graph(
+    tables: list[TableDef],
+    workers: int,
+    run_one: Callable[[TableDef], TableRun],
+    on_start: Callable[[TableDef], None] | None = None,
+    on_done: Callable[[TableRun], None] | None = None,
+) -> None:
+    """Run `run_one` on every table (in dependency order), up to `workers` at once.
+
+    After an error no table starts; those running finish, then the first error is raised.
+    """
+    declared = {t.name for t in tables}
+    pending, done = list(tables), set[str]()
+    running: dict[Future[TableRun], TableDef] = {}
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while pending or running:
+            for table in [] if error else list(pending):
+                if len(running) >= workers:
+                    break
+                if all(i in done or i not in declared for i in table.inputs):
+                    pending.remove(table)
+                    if on_start:
+                        on_start(table)
+                    running[pool.submit(run_one, table)] = table
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                table = running.pop(future)
+                try:
+                    run = future.result()
+                except BaseException as exc:  # re-raised once the running tables finish
+                    error = error or exc
+                    continue
+                done.add(table.name)
+                if on_done:
+                    on_done(run)
+    if error is not None:
+        raise error

@@ -1,0 +1,63 @@
+"""Independent tables run at once: inputs first, at most `workers` at a time, errors after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from aerotwin.pipeline.definitions import TableDef
+from aerotwin.pipeline.events import TableRun
+from aerotwin.pipeline.parallel import run_graph
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _table(name: str, *inputs: str) -> TableDef:
+    return TableDef(name=name, layer="gold", inputs=inputs, sql="SELECT 1 AS x", mode="overwrite")
+
+
+def _recorder(
+    fail: str | None = None,
+) -> tuple[Callable[[TableDef], TableRun], list[tuple[str, str]], list[int]]:
+    """A table run that sleeps, logging starts and ends and how many ran at once."""
+    lock = threading.Lock()
+    log: list[tuple[str, str]] = []
+    live = [0, 0]  # running now, most at once
+
+    def run_one(table: TableDef) -> TableRun:
+        with lock:
+            log.append(("start", table.name))
+            live[0] += 1
+            live[1] = max(live)
+        time.sleep(0.05)
+        with lock:
+            live[0] -= 1
+            log.append(("end", table.name))
+        if table.name == fail:
+            raise RuntimeError(f"{table.name} broke")
+        return TableRun("r", table.name, table.layer, "duckdb", "incremental", NOW)
+
+    return run_one, log, live
+
+
+def test_a_table_starts_after_its_inputs_and_independent_ones_overlap() -> None:
+    tables = [_table("a"), _table("b"), _table("c", "a", "b"), _table("d", "outside")]
+    run_one, log, live = _recorder()
+    done: list[str] = []
+    run_graph(tables, 2, run_one, on_done=lambda run: done.append(run.table_name))
+    assert sorted(done) == ["a", "b", "c", "d"]
+    assert log.index(("start", "c")) > max(log.index(("end", "a")), log.index(("end", "b")))
+    assert live[1] == 2  # never more than the workers, and they were used
+
+
+def test_after_an_error_nothing_starts_and_the_running_table_finishes() -> None:
+    tables = [_table("a"), _table("b"), _table("c", "a")]
+    run_one, log, _ = _recorder(fail="a")
+    with pytest.raises(RuntimeError, match="a broke"):
+        run_graph(tables, 2, run_one)
+    assert ("end", "b") in log  # started alongside `a`, allowed to finish
+    assert ("start", "c") not in log
