@@ -55,7 +55,7 @@ def _key_filter(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> str:
     for i, key in enumerate(keys):
         low, high = bounds[2 * i], bounds[2 * i + 1]
         kind = types[key]
-        terms.append(f"{key} BETWEEN {_literal(con, low, kind)} AND {_literal(con, high, kind)}")
+        terms.append(f"t.{key} BETWEEN {_literal(con, low, kind)} AND {_literal(con, high, kind)}")
     return " AND ".join(terms)
 
 
@@ -86,9 +86,12 @@ def merge_files(
     wanted = sorted((_target_columns(update_when) | set(keys)) - {FILE, ROW})
     scan = _scan(files) if files else None
     if scan:
+        # Only target rows whose key the source has: a semi join keeps the temp table to the
+        # matches instead of every row of the overlapping row groups (a month, or all flights).
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {TGT} AS SELECT {FILE}, file_row_number AS {ROW}, "
-            f"{', '.join(wanted)} FROM {scan} WHERE {_key_filter(con, keys)}"
+            f"CREATE OR REPLACE TEMP TABLE {TGT} AS SELECT t.{FILE}, t.file_row_number AS {ROW}, "
+            f"{', '.join(f't.{c}' for c in wanted)} FROM {scan} AS t "
+            f"SEMI JOIN {SRC} AS s ON {on} WHERE {_key_filter(con, keys)}"
         )
     else:
         con.execute(
