@@ -12,7 +12,8 @@ from aerotwin.config import load_settings, with_section
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.dataset import build_dataset, split_dataset
 from aerotwin.ml.train_job import load_inputs, load_interventions, train_component
-from aerotwin.scoring.batch import TWIN_VIEW, score
+from aerotwin.scoring.batch import score
+from aerotwin.twin.views import COMPONENT_VIEW
 
 pytestmark = pytest.mark.slow
 NEEDED = (
@@ -20,7 +21,7 @@ NEEDED = (
     "component_health_engine",
     "failures",
     "maintenance_events",
-    TWIN_VIEW,
+    COMPONENT_VIEW,
 )
 
 
@@ -68,7 +69,7 @@ def test_engine_model_beats_rule_baseline_on_held_out_aircraft(fleet_settings) -
 def test_scoring_fills_the_real_twin_view(fleet_settings) -> None:
     result = score(fleet_settings, ["engine"])
     lake = Lakehouse.from_settings(fleet_settings)
-    view = lake.dataset(TWIN_VIEW).to_table().to_pandas()
+    view = lake.dataset(COMPONENT_VIEW).to_table().to_pandas()
     engines = view[view["component_type"] == "engine"]
     others = view[view["component_type"] != "engine"]
     assert len(engines) == len(result.components) >= 80  # two or four engines per aircraft

@@ -11,21 +11,20 @@ from aerotwin.ml.registry import model_name, promote
 from aerotwin.ml.synthetic import synthetic_fleet
 from aerotwin.ml.tracking import mlflow_session
 from aerotwin.ml.train_job import read_table, train_all
-from aerotwin.scoring.batch import (
-    AIRCRAFT_ALERTS,
-    COMPONENT_ALERTS,
+from aerotwin.scoring.batch import ScoringError, score
+from aerotwin.twin.risk_tables import (
+    AIRCRAFT_SCORES,
+    COMPONENT_SCORES,
     FEATURE_DRIFT,
     MODEL_PERFORMANCE,
     PREDICTIONS,
-    TWIN_VIEW,
-    ScoringError,
-    score,
 )
+from aerotwin.twin.views import COMPONENT_VIEW
 
 pytestmark = pytest.mark.slow
 OUTPUTS = (
-    COMPONENT_ALERTS,
-    AIRCRAFT_ALERTS,
+    COMPONENT_SCORES,
+    AIRCRAFT_SCORES,
     PREDICTIONS,
     FEATURE_DRIFT,
     MODEL_PERFORMANCE,
@@ -65,16 +64,16 @@ def test_scoring_writes_tables_and_follows_the_alias(trained) -> None:
     settings, _, reports, n_components = trained
     result = score(settings)
     assert result.skipped == ["airframe"]
-    comp = read_table(settings, COMPONENT_ALERTS)
+    comp = read_table(settings, COMPONENT_SCORES)
     assert len(comp) == n_components
     assert set(comp["model_version"]) == {reports[0].version}
     assert comp["risk_score"].between(0, 1).all() and comp["anomaly_score"].notna().all()
-    aircraft = read_table(settings, AIRCRAFT_ALERTS)
+    aircraft = read_table(settings, AIRCRAFT_SCORES)
     assert aircraft["aircraft_id"].nunique() == len(aircraft) == 20
     assert (aircraft["max_risk_score"] >= 0).all()
     # No pipeline built the other inputs of the twin views: scoring does not make them up.
-    assert TWIN_VIEW not in result.versions and not Lakehouse.from_settings(settings).exists(
-        TWIN_VIEW
+    assert COMPONENT_VIEW not in result.versions and not Lakehouse.from_settings(settings).exists(
+        COMPONENT_VIEW
     )
     drift = read_table(settings, FEATURE_DRIFT)
     assert set(drift["feature"]) == set(result.drift["feature"]) and len(drift) > 10

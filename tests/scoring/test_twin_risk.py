@@ -21,9 +21,10 @@ from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.train_job import train_all
 from aerotwin.pipeline.runner import run_pipeline
-from aerotwin.scoring.batch import COMPONENT_ALERTS, score, score_readers
+from aerotwin.scoring.batch import score, score_readers
 from aerotwin.scoring.whatif import champion_scorer
 from aerotwin.twin import risk_tables
+from aerotwin.twin.risk_tables import COMPONENT_SCORES
 from aerotwin.twin.views import COMPONENT_VIEW, ENGINE_VIEW, SUMMARY
 from aerotwin.twin.whatif import what_if
 
@@ -132,7 +133,7 @@ def test_the_views_follow_the_newest_scoring_run(scored) -> None:  # type: ignor
     settings, _, first = scored
     second = score(settings)
     assert second.scored_ts > first.scored_ts
-    (runs,) = rows(settings, f"SELECT count(DISTINCT run_id) AS n FROM {COMPONENT_ALERTS}")
+    (runs,) = rows(settings, f"SELECT count(DISTINCT run_id) AS n FROM {COMPONENT_SCORES}")
     assert runs["n"] >= 2
     engines = _view(settings).query("component_type == 'engine'")
     assert (engines["risk_scored_ts"] == second.scored_ts).all()

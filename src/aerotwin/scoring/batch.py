@@ -32,10 +32,6 @@ from aerotwin.twin.risk_tables import (
     PREDICTIONS,
     SCHEMAS,
 )
-from aerotwin.twin.views import COMPONENT_VIEW
-
-# The names callers import from here; the declarations live in twin.risk_tables.
-COMPONENT_ALERTS, AIRCRAFT_ALERTS, TWIN_VIEW = COMPONENT_SCORES, AIRCRAFT_SCORES, COMPONENT_VIEW
 
 DRIFT_WINDOW_DAYS = 7
 
@@ -259,8 +255,8 @@ def write_results(settings: Settings, result: ScoringResult) -> dict[str, int]:
     views = score_readers(settings)  # declarations first: a bad rules file stops before writing
     run = {"run_id": result.run_id}
     rows = {
-        COMPONENT_ALERTS: _arrow(result.components, COMPONENT_ALERTS),
-        AIRCRAFT_ALERTS: _arrow(result.aircraft.assign(**run), AIRCRAFT_ALERTS),
+        COMPONENT_SCORES: _arrow(result.components, COMPONENT_SCORES),
+        AIRCRAFT_SCORES: _arrow(result.aircraft.assign(**run), AIRCRAFT_SCORES),
         PREDICTIONS: _arrow(result.components, PREDICTIONS),
         FEATURE_DRIFT: _arrow(result.drift.assign(**run), FEATURE_DRIFT),
     }
