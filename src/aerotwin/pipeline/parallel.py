@@ -41,10 +41,6 @@ class EnginePool:
         return self._root.name if self._root is not None else str(self._name)
 
     @property
-    def opened(self) -> bool:
-        return self._root is not None
-
-    @property
     def can_fork(self) -> bool:
         return hasattr(self._root, "fork") if self._root is not None else self._name == "duckdb"
 

@@ -93,7 +93,7 @@ def run_pipeline(
                 _ingest(lakehouse, settings, table, run)
             elif table.external is not None:
                 _declare_external(lakehouse, table, run)
-            elif engines.opened or _needs_run(lakehouse, table, full_refresh):
+            elif _needs_run(lakehouse, table, full_refresh):  # before any engine is opened
                 _derive(engines.get(), lakehouse, table, run, full_refresh, quarantine_lock)
             else:
                 run.status = "skipped"
@@ -171,9 +171,7 @@ def _derive(
     full_refresh: bool,
     quarantine_lock: threading.Lock,
 ) -> None:
-    if not _needs_run(lakehouse, table, full_refresh):
-        run.status = "skipped"
-        return
+    """Evaluate `table` and write it in one commit (the caller checked `_needs_run`)."""
     versions = _input_versions(lakehouse, table)
     last = lakehouse.commit_metadata(table.name) or {}
     previous, fingerprint = last.get("inputs", {}), table.fingerprint()
