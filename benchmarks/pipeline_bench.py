@@ -38,7 +38,7 @@ def _child(data_dir: Path, engine: str, full_refresh: bool) -> dict[str, Any]:
 
     settings = load_settings(None, data_dir=data_dir)
     tables = [t for t in load_tables() if t.layer in ("bronze", "silver")]
-    lakehouse = Lakehouse.from_settings(settings)
+    lakehouse = Lakehouse.from_settings(settings, snapshot=True)  # as `pipeline run` has it
     started = time.perf_counter()
     live = open_engine(engine, lakehouse, settings)
     session_s = time.perf_counter() - started

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,13 +40,28 @@ class TableState:
 class Lakehouse:
     """The Delta tables under one root; table names map to `{root}/{name}`."""
 
-    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str,
+        storage_options: Mapping[str, str] | None = None,
+        *,
+        snapshot: bool = False,
+    ) -> None:
+        """`snapshot`: read each table's log from storage once, then let only the commits
+        made through this object (or announced with `advanced`) move it on. A pipeline run
+        asks for each table's version about ten times; refreshing the log costs ~1 ms each.
+        """
         self.root = root.rstrip("/")
         self.storage_options = dict(storage_options or {}) or None
-        # Loaded tables, brought up to date on each use: loading a log costs milliseconds
-        # per table, and a run asks for each table's version many times. One cache per
-        # thread: the pipeline runs independent tables at once, and they share inputs.
+        self.snapshot = snapshot
+        # Loaded tables, brought up to date on use: loading a log costs milliseconds per
+        # table. One cache per thread: the pipeline runs independent tables at once, and
+        # they share inputs.
         self._local = threading.local()
+        # Shared by the threads: each table's newest version seen, and what was read off
+        # one version (a committed version never changes, so neither does what it holds).
+        self._newest: dict[str, int] = {}
+        self._memo: dict[tuple[str, str, int], Any] = {}
 
     @property
     def _loaded(self) -> dict[str, DeltaTable]:
@@ -54,9 +69,9 @@ class Lakehouse:
         return loaded
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Lakehouse:
+    def from_settings(cls, settings: Any, *, snapshot: bool = False) -> Lakehouse:
         """The lakehouse named by Settings (root and storage options)."""
-        return cls(settings.lakehouse_root, settings.lakehouse.storage_options)
+        return cls(settings.lakehouse_root, settings.lakehouse.storage_options, snapshot=snapshot)
 
     @property
     def is_local(self) -> bool:
@@ -79,15 +94,35 @@ class Lakehouse:
             if loaded is None:
                 loaded = DeltaTable(self.uri(name), storage_options=self.storage_options)
                 self._loaded[name] = loaded
-            else:
+            elif not (self.snapshot and self._newest.get(name) == loaded.version()):
                 loaded.update_incremental()  # reads only the commits added since
+            self._newest[name] = max(self._newest.get(name, -1), loaded.version())
             return loaded
         except TableNotFoundError:
             self._loaded.pop(name, None)
             raise KeyError(f"table {name!r} does not exist under {self.root}") from None
 
+    def advanced(self, name: str) -> None:
+        """Table `name` has a new commit (made by another writer, e.g. Spark): read it next."""
+        self._newest.pop(name, None)
+
+    def _committed(self, name: str) -> int:
+        """The version of the commit just made to `name`."""
+        self.advanced(name)
+        return self.table(name).version()
+
+    def _memoized(self, name: str, what: str, read: Callable[[DeltaTable], Any]) -> Any:
+        """`read` of the table's current version, read once per version."""
+        table = self.table(name)
+        key = (name, what, table.version())
+        if key not in self._memo:
+            self._memo[key] = read(table)
+        return self._memo[key]
+
     def exists(self, name: str) -> bool:
         """Whether table `name` has at least one commit."""
+        if self.snapshot and name in self._newest:
+            return True
         found = DeltaTable.is_deltatable(self.uri(name), storage_options=self.storage_options)
         if not found:
             self._loaded.pop(name, None)  # deleted since it was loaded: load it afresh
@@ -109,12 +144,8 @@ class Lakehouse:
         """
         if not self.is_local:
             return None
-        table = self.table(name)
-        features = table.protocol().reader_features
-        if features or table.metadata().partition_columns:
-            return None
-        files = [uri.removeprefix("file://") for uri in table.file_uris()]
-        return files or None
+        files: list[str] | None = self._memoized(name, "files", _plain_files)
+        return list(files) if files is not None else None
 
     def names(self) -> list[str]:
         """Table names found under a local root (object stores: tables the pipeline declares)."""
@@ -138,21 +169,15 @@ class Lakehouse:
         """The pipeline metadata of the newest commit that has some (None when none has)."""
         if not self.exists(name):
             return None
-        table = self.table(name)
-        # The newest commit nearly always has it: read one commit first, not `depth` of them.
-        for limit in (1, depth):
-            for entry in table.history(limit):
-                raw = entry.get(METADATA_KEY)
-                if raw:
-                    return dict(json.loads(raw))
-        return None
+        found = self._memoized(name, "metadata", lambda table: _pipeline_metadata(table, depth))
+        return dict(found) if found is not None else None
 
     def last_write_counts(self, name: str) -> tuple[int, int]:
         """(rows inserted, rows updated) by the table's latest commit, from its Delta metrics.
 
         Both writers record them: delta-rs in snake_case, Spark in camelCase.
         """
-        metrics = self.table(name).history(1)[0].get("operationMetrics") or {}
+        metrics = self._memoized(name, "metrics", _operation_metrics)
 
         def first(*keys: str) -> int:
             return next((int(metrics[k]) for k in keys if metrics.get(k) is not None), 0)
@@ -183,7 +208,7 @@ class Lakehouse:
             commit_properties=_commit(metadata),
             writer_properties=writer_properties,
         )
-        return self.table(name).version()
+        return self._committed(name)
 
     def merge(
         self,
@@ -219,13 +244,13 @@ class Lakehouse:
         if delete_unmatched_where:
             merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_where)
         merger.execute()
-        return self.table(name).version()
+        return self._committed(name)
 
     def commit_files(
         self,
         name: str,
         files: Sequence[tuple[str, int, int]],
-        schema: pa.Schema,
+        schema: pa.Schema | None,
         mode: WriteMode,
         *,
         remove: Sequence[str] = (),
@@ -237,6 +262,7 @@ class Lakehouse:
         `files`: (path relative to the table, bytes, rows); `remove`: paths of current files
         they replace (append mode); overwrite replaces every current file. `metrics` are
         recorded as the commit's operation metrics (what `last_write_counts` reads).
+        `schema` is needed only to create or overwrite the table (an append keeps its schema).
         """
         now = int(time.time() * 1000)
         adds = [
@@ -244,8 +270,12 @@ class Lakehouse:
             for path, size, rows in files
         ]
         properties = _commit(metadata, metrics)
-        delta_schema = Schema.from_arrow(_delta_types(schema))
-        if not self.exists(name):
+        exists = self.exists(name)
+        if not exists or mode == "overwrite":
+            if schema is None:
+                raise ValueError(f"table {name}: a schema is needed to create or overwrite it")
+            delta_schema = Schema.from_arrow(_delta_types(schema))
+        if not exists:
             create_table_with_add_actions(
                 self.uri(name),
                 delta_schema,
@@ -254,7 +284,7 @@ class Lakehouse:
                 storage_options=self.storage_options,
                 commit_properties=properties,
             )
-            return self.table(name).version()
+            return self._committed(name)
         table = self.table(name)
         removes = [RemoveAction(path, True, now) for path in remove]
         table.create_write_transaction(
@@ -263,12 +293,34 @@ class Lakehouse:
             schema=delta_schema if mode == "overwrite" else table.schema(),
             commit_properties=properties,
         )
-        return self.table(name).version()
+        return self._committed(name)
 
     def relative_path(self, name: str, file: str) -> str:
         """A current file's path as the table's log records it (relative to the table)."""
         folder = self.local_path(name)
         return Path(file).relative_to(folder).as_posix() if folder else file
+
+
+def _plain_files(table: DeltaTable) -> list[str] | None:
+    """The table's Parquet files when they alone are the table (see `plain_parquet_files`)."""
+    if table.protocol().reader_features or table.metadata().partition_columns:
+        return None
+    return [uri.removeprefix("file://") for uri in table.file_uris()] or None
+
+
+def _pipeline_metadata(table: DeltaTable, depth: int) -> dict[str, Any] | None:
+    """The pipeline metadata of the newest of the last `depth` commits that has some."""
+    # The newest commit nearly always has it: read one commit first, not `depth` of them.
+    for limit in (1, depth):
+        for entry in table.history(limit):
+            raw = entry.get(METADATA_KEY)
+            if raw:
+                return dict(json.loads(raw))
+    return None
+
+
+def _operation_metrics(table: DeltaTable) -> dict[str, Any]:
+    return dict(table.history(1)[0].get("operationMetrics") or {})
 
 
 def _delta_types(schema: pa.Schema) -> pa.Schema:

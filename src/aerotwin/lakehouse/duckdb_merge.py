@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse
-from aerotwin.lakehouse.files import copy_files, schema_of
+from aerotwin.lakehouse.files import copy_files
 
 SRC, TGT, MATCH, DROP = "__m_source", "__m_target", "__m_match", "__m_drop"
 FILE, ROW = "__m_file", "__m_row"
@@ -138,7 +138,7 @@ def merge_files(
     version = lakehouse.commit_files(
         name,
         [(f.path, f.size, f.rows) for f in written],
-        schema_of(con, f"SELECT * FROM {SRC}"),
+        None,  # the target exists: an append keeps its schema
         "append",
         remove=[lakehouse.relative_path(name, f) for f in rewritten],
         metadata=metadata,

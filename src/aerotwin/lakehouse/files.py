@@ -82,10 +82,12 @@ def write_query(
         return lakehouse.write(name, reader, mode, metadata=metadata)
     folder.mkdir(parents=True, exist_ok=True)
     files = copy_files(con, sql, folder, cluster_by)
+    # Planning the query again for its schema costs ~10 ms: only a new table needs it.
+    needs_schema = mode == "overwrite" or not lakehouse.exists(name)
     return lakehouse.commit_files(
         name,
         [(f.path, f.size, f.rows) for f in files],
-        schema_of(con, sql),
+        schema_of(con, sql) if needs_schema else None,
         mode,
         metadata=metadata,
         metrics={"num_added_rows": sum(f.rows for f in files)},

@@ -141,6 +141,7 @@ class SparkEngine:
         if metadata:
             writer = writer.option("userMetadata", json.dumps(dict(metadata), default=str))
         writer.save(self.lakehouse.uri(table))
+        self.lakehouse.advanced(table)  # Spark committed it, not the Lakehouse object
         return self.lakehouse.table(table).version()
 
     def merge(
@@ -174,6 +175,7 @@ class SparkEngine:
             builder.execute()
         finally:
             self.spark.conf.unset(USER_METADATA_CONF)
+        self.lakehouse.advanced(table)
         return self.lakehouse.table(table).version()
 
     def close(self) -> None:

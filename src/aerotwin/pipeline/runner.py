@@ -70,7 +70,11 @@ def run_pipeline(
 
     `engine` is a name (duckdb / spark) or an open Engine (tests share one Spark session).
     """
-    lakehouse = Lakehouse.from_settings(settings)
+    # An open engine brings its lakehouse (one log cache for reads and writes); otherwise the
+    # run is the lakehouse's writer: its tables move on only by the run's own commits.
+    lakehouse = getattr(engine, "lakehouse", None) or Lakehouse.from_settings(
+        settings, snapshot=True
+    )
     declared = tables if tables is not None else load_tables()
     engines = EnginePool(engine, lakehouse, settings)
     result = RunResult(uuid.uuid4().hex[:12], engines.name, full_refresh)
@@ -220,6 +224,7 @@ def _derive(
             metadata=metadata,
             keys=table.keys,
         )
+    lakehouse.advanced(table.name)  # the engine committed it (it may hold its own Lakehouse)
     inserted, updated = lakehouse.last_write_counts(table.name)
     run.rows_out = inserted + updated
     # Rows that added no new key: removed within the batch, or replacing an earlier arrival.
@@ -272,6 +277,7 @@ def _quarantine(
         delete_unmatched_where=f"t.table_name = '{table.name}'" if purge else None,
         metadata={"run_id": run.run_id, "table": table.name},
     )
+    lakehouse.advanced(QUARANTINE_TABLE)
     engine.drop(QUAR)
 
 
