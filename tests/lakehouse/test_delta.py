@@ -72,3 +72,21 @@ def test_object_store_root_passes_storage_options(tmp_path: Path) -> None:
     assert lakehouse.uri("t") == "s3://bucket/lake/t"
     assert lakehouse.storage_options == {"AWS_REGION": "eu-west-1"}
     assert not lakehouse.is_local and lakehouse.names() == []
+
+
+def test_snapshot_lakehouse_moves_on_by_its_own_commits_or_when_told(tmp_path: Path) -> None:
+    run = Lakehouse(str(tmp_path), snapshot=True)
+    other = Lakehouse(str(tmp_path))  # another writer (another process, or Spark)
+    run.write("t", pa.table({"k": [1]}), "append", metadata={"n": 1})
+    assert run.version("t") == 0 and run.commit_metadata("t") == {"n": 1}
+    other.write("t", pa.table({"k": [2]}), "append", metadata={"n": 2})
+    # The run reads the lakehouse as it first saw it: the other writer's commit is not seen...
+    assert run.version("t") == 0 and run.commit_metadata("t") == {"n": 1}
+    assert len(run.plain_parquet_files("t") or []) == 1
+    # ...until announced, and its own commits are always seen.
+    run.advanced("t")
+    assert run.version("t") == 1 and run.commit_metadata("t") == {"n": 2}
+    assert run.write("t", pa.table({"k": [3]}), "append", metadata={"n": 3}) == 2
+    assert run.commit_metadata("t") == {"n": 3} and len(run.plain_parquet_files("t") or []) == 3
+    # Without snapshot, every look-up reads the log afresh: the run's commit is seen at once.
+    assert other.version("t") == 2 and other.commit_metadata("t") == {"n": 3}
