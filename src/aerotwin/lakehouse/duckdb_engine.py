@@ -35,6 +35,7 @@ class DuckDBEngine:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._keep: dict[str, Any] = {}
+        self._kinds: dict[str, str] = {}  # what each name was created as: VIEW or TABLE
 
     def fork(self) -> DuckDBEngine:
         """An engine on another connection to the same database, for another thread.
@@ -58,6 +59,7 @@ class DuckDBEngine:
             self._keep[source] = dataset
             self.con.register(source, dataset)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source}{condition}")
+        self._kinds[view] = "VIEW"
 
     def register_arrow(self, view: str, data: pa.Table) -> None:
         """Expose an in-memory Arrow table as view `view`."""
@@ -67,14 +69,17 @@ class DuckDBEngine:
     def view(self, view: str, sql: str) -> None:
         """Define view `view` as `sql` (evaluated lazily, where it is used)."""
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
+        self._kinds[view] = "VIEW"
 
     def materialize(self, view: str, sql: str) -> None:
         """Compute `sql` once into a temp table `view`."""
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS {sql}")
+        self._kinds[view] = "TABLE"
 
     def drop(self, view: str) -> None:
         """Forget view or temp table `view`."""
-        for kind in ("TABLE", "VIEW"):
+        known = self._kinds.pop(view, None)
+        for kind in (known,) if known else ("TABLE", "VIEW"):
             try:
                 self.con.execute(f"DROP {kind} IF EXISTS {view}")
             except duckdb.CatalogException:

@@ -37,25 +37,22 @@ def _target_columns(condition: str | None) -> set[str]:
     return set(re.findall(r"\bt\.(\w+)", condition or ""))
 
 
-def _literal(con: duckdb.DuckDBPyConnection, value: Any, kind: str) -> str:
-    text = con.execute("SELECT CAST(? AS VARCHAR)", [value]).fetchall()[0][0]
-    quoted = str(text).replace("'", "''")
-    return f"CAST('{quoted}' AS {kind})"
-
-
 def _key_filter(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> str:
     """Each key between the source's min and max: lets DuckDB skip row groups by statistics."""
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {SRC})").fetchall())
+    # Bounds come back as text, to be cast back to the key's own type inside the filter.
     bounds = con.execute(
-        f"SELECT {', '.join(f'min({k}), max({k})' for k in keys)} FROM {SRC}"
+        "SELECT "
+        + ", ".join(f"CAST(min({k}) AS VARCHAR), CAST(max({k}) AS VARCHAR)" for k in keys)
+        + f" FROM {SRC}"
     ).fetchall()[0]
-    if bounds[0] is None:
-        return "false"
+    if any(b is None for b in bounds):
+        return "false"  # a key NULL in every source row: nothing can match (NULL never does)
     terms = []
     for i, key in enumerate(keys):
-        low, high = bounds[2 * i], bounds[2 * i + 1]
+        low, high = (str(b).replace("'", "''") for b in bounds[2 * i : 2 * i + 2])
         kind = types[key]
-        terms.append(f"t.{key} BETWEEN {_literal(con, low, kind)} AND {_literal(con, high, kind)}")
+        terms.append(f"t.{key} BETWEEN CAST('{low}' AS {kind}) AND CAST('{high}' AS {kind})")
     return " AND ".join(terms)
 
 
@@ -148,6 +145,5 @@ def merge_files(
             "num_target_rows_deleted": dropped_rows - updated,
         },
     )
-    for temp in (SRC, TGT, MATCH, DROP):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    con.execute("; ".join(f"DROP TABLE IF EXISTS {t}" for t in (SRC, TGT, MATCH, DROP)))
     return version
