@@ -48,8 +48,9 @@ def copy_files(
     target = folder / f"part-{uuid.uuid4().hex}"
     options = "FORMAT parquet, COMPRESSION snappy, RETURN_STATS true"
     if cluster_by:
-        month = f"strftime({cluster_by}, '%Y-%m')"
-        sql = f"SELECT *, coalesce({month}, 'none') AS {CLUSTER} FROM ({sql})"
+        # A number (202612), not text: formatting a date per row cost ~15 % of the write.
+        month = f"year({cluster_by}) * 100 + month({cluster_by})"
+        sql = f"SELECT *, coalesce({month}, 0) AS {CLUSTER} FROM ({sql})"
         options += f", PARTITION_BY ({CLUSTER})"
     else:
         options += ", PER_THREAD_OUTPUT true"
