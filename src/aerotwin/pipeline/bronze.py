@@ -26,13 +26,13 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.files import write_query
+from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.definitions import LandingSource, TableDef
 from aerotwin.pipeline.json_lines import typed_sql
-from aerotwin.pipeline.landing import arrival_date, discover, parse_csv_lines, split_lines
+from aerotwin.pipeline.landing import arrival_date, discover, read_file, split_lines
 
 # One commit per chunk of files bounds memory; each chunk is still all-or-nothing.
 CHUNK_BYTES = 512 * 1024 * 1024
@@ -140,7 +140,7 @@ def ingest(
             read = _read_files(landing, chunk, marks, source, batch_id, now)
             # A header-only CSV still creates the table (with its columns) the first time.
             keep_empty = version is None
-            parts = [p for p, _ in read if p.num_rows or (keep_empty and p.num_columns)]
+            parts = [p for p in _tables(read) if p.num_rows or (keep_empty and p.num_columns)]
             if not parts:
                 continue
             data = pa.concat_tables(parts, promote_options="default")
@@ -156,7 +156,7 @@ def ingest(
             else:
                 marks = {
                     **marks,
-                    **{name: m for (_, m), name in zip(read, chunk, strict=True) if m},
+                    **{name: r.mark for r, name in zip(read, chunk, strict=True) if r.mark},
                 }
                 meta[CHECKPOINT_KEY] = {n: [m.line, m.offset] for n, m in marks.items()}
             mode = "overwrite" if source.snapshot else "append"
@@ -177,7 +177,7 @@ def _read_files(
     source: LandingSource,
     batch_id: int,
     now: dt.datetime,
-) -> list[tuple[pa.Table, FileMark | None]]:
+) -> list[FileRead]:
     """`_read` of every file, on every core (file reads, numpy and Arrow release the GIL)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return list(
@@ -208,25 +208,47 @@ def _chunks(landing: Path, files: list[str]) -> Iterator[list[str]]:
         yield chunk
 
 
+def _tables(read: list[FileRead]) -> list[pa.Table]:
+    """The new lines of each file with lineage; CSV files parsed (many in one Arrow parse)."""
+    found = [r for r in read if r.mark is not None]
+    if not any(r.csv for r in found):
+        return [r.lineage for r in found]
+    return list(parse_files([r.csv for r in found if r.csv]))
+
+
 def _constant(value: object, n: int, kind: pa.DataType) -> pa.Array:
-    """`value` repeated `n` times, without building a Python list (dictionary-decoded)."""
+    """`value` repeated `n` times, dictionary-encoded: one copy of it however many rows."""
+    if value is None:
+        return pa.nulls(n, kind)
     indices = pa.array(np.zeros(n, dtype=np.int32))
-    return pa.DictionaryArray.from_arrays(indices, pa.array([value], kind)).dictionary_decode()
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], kind))
 
 
 def _lineage(
-    raw: pa.Array, lines: pa.Array, name: str, batch_id: int, now: dt.datetime, offset: int
-) -> dict[str, pa.Array]:
+    raw: pa.Array, lines: np.ndarray, name: str, batch_id: int, now: dt.datetime, offset: int
+) -> pa.Table:
     n = len(raw)
-    return {
-        "_raw": raw,
-        "_source_file": _constant(name, n, pa.string()),
-        "_line": lines,
-        "_arrival_date": _constant(arrival_date(name), n, pa.date32()),
-        "_ingested_ts": _constant(now, n, pa.timestamp("us", tz="UTC")),
-        "_batch_id": pa.array(np.full(n, batch_id, dtype=np.int64)),
-        "_file_offset": pa.array(np.full(n, offset, dtype=np.int64)),
-    }
+    return pa.table(
+        {
+            "_raw": raw,
+            "_source_file": _constant(name, n, pa.string()),
+            "_line": pa.array(lines),
+            "_arrival_date": _constant(arrival_date(name), n, pa.date32()),
+            "_ingested_ts": _constant(now, n, pa.timestamp("us", tz="UTC")),
+            "_batch_id": pa.array(np.full(n, batch_id, dtype=np.int64)),
+            "_file_offset": pa.array(np.full(n, offset, dtype=np.int64)),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """What `_read` found in one file: its new lines with lineage (CSV: with its header and
+    bytes, to parse) and its new mark (None when there is nothing new)."""
+
+    lineage: pa.Table
+    mark: FileMark | None
+    csv: CsvFile | None = None
 
 
 def _read(
@@ -236,65 +258,26 @@ def _read(
     source: LandingSource,
     batch_id: int,
     now: dt.datetime,
-) -> tuple[pa.Table, FileMark | None]:
-    """The complete lines of `name` after `mark`, with lineage (CSV: parsed against its
-    header), and the file's new mark (None when there is nothing new)."""
-    data = (landing / name).read_bytes()
+) -> FileRead:
+    """The complete lines of `name` after `mark`, with lineage (CSV: with its header)."""
+    data = read_file(landing / name)
     start = mark.offset if mark else 0
-    end = data.rfind(b"\n") + 1  # an unterminated last line is still being written
-    if end <= start:
-        return pa.table({}), None
+    lines = split_lines(data, start)  # an unterminated last line is still being written
+    if lines.end <= start:
+        return FileRead(pa.table({}), None)
     base = mark.line if mark else 0
-    raw, numbers = split_lines(data[start:end])
-    numbers = numbers + base
-    new_mark = FileMark(base + data.count(b"\n", start, end), end)
+    new_mark = FileMark(base + lines.breaks, lines.end)
+    raw, numbers = lines.text, lines.numbers + base
     if source.format == "jsonl":
-        return pa.table(_lineage(raw, pa.array(numbers), name, batch_id, now, end)), new_mark
-    header = next(csv.reader([data[: data.find(b"\n")].decode()]))
+        return FileRead(_lineage(raw, numbers, name, batch_id, now, lines.end), new_mark)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    header_end = int(np.argmax(buffer == 10))
+    header = next(csv.reader([data.slice(0, header_end).to_pybytes().decode()]))
+    body_start = start
     if start == 0:
-        raw, numbers = raw[1:], numbers[1:]
-    return _parse_csv(raw, numbers, header, name, batch_id, now, end), new_mark
-
-
-def _parse_csv(
-    raw: pa.Array,
-    numbers: np.ndarray,
-    columns: list[str],
-    name: str,
-    batch_id: int,
-    now: dt.datetime,
-    offset: int,
-) -> pa.Table:
-    """Data lines parsed against the file's header, kept raw, flagged when malformed."""
-    data = _lineage(raw, pa.array(numbers), name, batch_id, now, offset)
-    parsed = _fast_csv(raw, columns)
-    if parsed is not None:
-        data["_parse_ok"] = pa.array(np.ones(len(raw), dtype=bool))
-        data.update({c: parsed.column(c).combine_chunks() for c in columns})
-        return pa.table(data)
-    values, ok = parse_csv_lines(raw.to_pylist(), columns)
-    data["_parse_ok"] = pa.array(ok, pa.bool_())
-    for column, vals in zip(columns, values, strict=True):
-        data[column] = pa.array(vals, pa.string())
-    return pa.table(data)
-
-
-def _fast_csv(raw: pa.Array, columns: list[str]) -> pa.Table | None:
-    """Arrow's CSV reader over the lines, when every line parses into one row; else None."""
-    if not len(raw):
-        return None
-    body = "\n".join(raw.to_pylist()).encode() + b"\n"
-    try:
-        table = pacsv.read_csv(
-            pa.py_buffer(body),
-            read_options=pacsv.ReadOptions(column_names=columns),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in columns},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid:
-        return None  # a malformed row: the line-by-line parser flags it
-    return table if table.num_rows == len(raw) else None
+        raw, numbers, body_start = raw[1:], numbers[1:], header_end + 1
+    lineage = _lineage(raw, numbers, name, batch_id, now, lines.end)
+    # Arrow may read the bytes as they are only when the first line read was the header.
+    plain = header_end > 0 and not (buffer[body_start : lines.end] == 13).any()
+    body = data.slice(body_start, lines.end - body_start) if plain else None
+    return FileRead(lineage, new_mark, CsvFile(lineage, tuple(header), body))

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -48,31 +49,61 @@ def arrival_date(relative_path: str) -> dt.date | None:
     return dt.date.fromisoformat(found.group(1)) if found else None
 
 
-def split_lines(data: bytes) -> tuple[pa.StringArray, np.ndarray]:
-    """Every non-empty line of `data` (without its line break) and its 1-based line number.
+class Lines(NamedTuple):
+    """The complete lines of a file from a byte offset on (see `split_lines`)."""
 
-    Zero-copy over the file's bytes: offsets come from the positions of the newlines.
+    text: pa.StringArray  # every non-blank line, without its line break
+    numbers: np.ndarray  # each one's line number, counted from the offset (1-based)
+    breaks: int  # line breaks read, blank lines included
+    end: int  # the byte offset just past the last line break (the offset when none)
+
+
+def read_file(path: Path) -> pa.Buffer:
+    """A file's bytes in Arrow memory (Arrow's allocator reuses its pages between files)."""
+    with pa.OSFile(str(path)) as file:
+        return file.read_buffer()
+
+
+def split_lines(data: bytes | pa.Buffer, start: int = 0) -> Lines:
+    """The complete (newline-terminated) lines of `data` from byte `start` on.
+
+    Zero-copy until the line breaks are trimmed: offsets come from the newlines' positions.
+    A line that is empty or a lone `\r` is blank: counted, not returned. Bytes that are
+    not UTF-8 are replaced (U+FFFD) in their line only, so `_raw` is always valid text.
     """
-    if not data:
-        return pa.array([], pa.string()), np.array([], dtype=np.int64)
-    if not data.endswith(b"\n"):
-        data += b"\n"
     buffer = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buffer == 10).astype(np.int64)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    # Each string spans start..end inclusive of its '\n'; the newline is trimmed below.
-    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
-    lines = pa.LargeStringArray.from_buffers(
-        len(ends), pa.py_buffer(offsets), pa.py_buffer(data)
-    ).cast(pa.string())
-    lines = pc.utf8_rtrim(lines, characters="\r\n")
+    ends = np.flatnonzero(buffer[start:] == 10) + start
+    if not len(ends):
+        return Lines(pa.array([], pa.string()), np.array([], dtype=np.int64), 0, start)
+    starts = np.concatenate(([start], ends[:-1] + 1))
+    # Each string spans start..end inclusive of its '\n'; the line break is trimmed below.
+    offsets = np.concatenate(([start], ends + 1))
+    wide = offsets[-1] >= 2**31
+    lines = (pa.LargeStringArray if wide else pa.StringArray).from_buffers(
+        len(ends),
+        pa.py_buffer(offsets.astype(np.int64 if wide else np.int32)),
+        pa.py_buffer(data),
+    )
+    lines = pc.utf8_rtrim(_valid_utf8(lines), characters="\r\n")
+    lines = lines.cast(pa.string()) if wide else lines
     numbers = np.arange(1, len(ends) + 1, dtype=np.int64)
     keep = (ends - starts) > 0
-    keep &= ~((ends - starts == 1) & (buffer[np.maximum(ends - 1, 0)] == 13))
+    keep &= ~((ends - starts == 1) & (buffer[ends - 1] == 13))
+    end = int(ends[-1]) + 1
     if keep.all():
-        return lines, numbers
-    mask = pa.array(keep)
-    return lines.filter(mask), numbers[keep]
+        return Lines(lines, numbers, len(ends), end)
+    return Lines(lines.filter(pa.array(keep)), numbers[keep], len(ends), end)
+
+
+def _valid_utf8(lines: pa.Array) -> pa.Array:
+    """`lines`, with bytes that are not UTF-8 replaced in the lines that hold them."""
+    try:
+        lines.validate(full=True)
+    except pa.ArrowInvalid:
+        binary = pa.large_binary() if lines.type == pa.large_string() else pa.binary()
+        fixed = [v.decode("utf-8", "replace") for v in lines.view(binary).to_pylist()]
+        return pa.array(fixed, lines.type)
+    return lines
 
 
 def parse_csv_lines(

@@ -1,0 +1,120 @@
+"""CSV lines parsed in bronze against their file's header, many files in one Arrow parse.
+
+Each data line is one row: a line whose field count is not its header's, or that Arrow
+cannot read as one row, has `_parse_ok` false and NULL fields (the line-by-line parser
+decides), never a shifted row. The fast path hands Arrow's CSV reader the files' bytes as
+they are, chained: files without any `\\r` (Arrow ends a row at a lone `\\r` too, the line
+splitter does not), whose rows then come out exactly one per non-blank line, in order
+(each row ends at a line break, blank lines are skipped by both, so equal counts mean
+aligned rows). Anything else goes file by file, as the lines themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from aerotwin.pipeline.landing import parse_csv_lines
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """The new lines of one CSV file: lineage columns (`_raw` first), header and bytes.
+
+    `body`: the bytes of exactly those lines when Arrow may parse them as they are (no
+    `\\r`, header not among them), else None.
+    """
+
+    lineage: pa.Table
+    columns: tuple[str, ...]
+    body: pa.Buffer | None
+
+
+def parse_files(files: list[CsvFile]) -> Iterator[pa.Table]:
+    """Each run of files with the same header as one table: lineage, `_parse_ok`, columns."""
+    for group in _runs(files):
+        table = _parse_group(group)
+        if table is not None:
+            yield table
+        else:
+            yield from (_parse_one(f) for f in group)
+
+
+def _runs(files: list[CsvFile]) -> Iterator[list[CsvFile]]:
+    """Consecutive files that share a header and have bytes Arrow may parse as they are."""
+    run: list[CsvFile] = []
+    for file in files:
+        fits = file.body is not None and (not run or run[0].columns == file.columns)
+        if run and not fits:
+            yield run
+            run = []
+        run.append(file)
+        if file.body is None:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def _parse_group(group: list[CsvFile]) -> pa.Table | None:
+    """One Arrow parse of the group's chained bytes; None when a row is malformed."""
+    if any(f.body is None for f in group):
+        return None
+    lineage = pa.concat_tables([f.lineage for f in group])
+    if not lineage.num_rows:
+        return None
+    body = b"".join(memoryview(f.body) for f in group if f.body is not None)
+    parsed = read_rows(pa.py_buffer(body), list(group[0].columns))
+    if parsed is None or parsed.num_rows != lineage.num_rows:
+        return None
+    return _with_fields(lineage, np.ones(lineage.num_rows, dtype=bool), parsed.columns, group)
+
+
+def _parse_one(file: CsvFile) -> pa.Table:
+    """One file's lines: Arrow over the lines when every one is a row, else line by line."""
+    raw = file.lineage.column("_raw").combine_chunks()
+    columns = list(file.columns)
+    parsed = None
+    if len(raw):
+        body = file.body or pa.py_buffer("\n".join(raw.to_pylist()).encode() + b"\n")
+        parsed = read_rows(body, columns)
+    if parsed is not None and parsed.num_rows == len(raw):
+        ok = np.ones(len(raw), dtype=bool)
+        return _with_fields(file.lineage, ok, [c.combine_chunks() for c in parsed.columns], [file])
+    values, flags = parse_csv_lines(raw.to_pylist(), columns)
+    fields = [pa.array(v, pa.string()) for v in values]
+    return _with_fields(file.lineage, np.array(flags, dtype=bool), fields, [file])
+
+
+def _with_fields(
+    lineage: pa.Table,
+    ok: np.ndarray,
+    fields: list[pa.ChunkedArray] | list[pa.Array],
+    group: list[CsvFile],
+) -> pa.Table:
+    """The lineage columns, then `_parse_ok`, then the fields under their header's names."""
+    data = dict(zip(lineage.column_names, lineage.columns, strict=True))
+    data["_parse_ok"] = pa.array(ok, pa.bool_())
+    data.update(zip(group[0].columns, fields, strict=True))
+    return pa.table(data)
+
+
+def read_rows(body: pa.Buffer, columns: list[str]) -> pa.Table | None:
+    """Arrow's CSV reader over `body` (no header line), every field text; None if malformed."""
+    try:
+        return pacsv.read_csv(
+            body,
+            read_options=pacsv.ReadOptions(column_names=columns),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # a malformed row: the line-by-line parser flags it

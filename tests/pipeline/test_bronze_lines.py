@@ -1,0 +1,149 @@
+"""Bronze reading: lines split like a plain line reader, CSV rows exactly one per line."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from aerotwin.config import load_settings
+from aerotwin.lakehouse.catalog import query
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.bronze import ingest
+from aerotwin.pipeline.csv_lines import CsvFile, parse_files
+from aerotwin.pipeline.landing import split_lines
+from aerotwin.pipeline.registry import load_tables
+
+TRICKY = (
+    b'{"a":1}\n\n   \n{"a":2}\r\n\r\n\r\r\nx\ry\n\xff bad \xc3\n'
+    b"caf\xc3\xa9\n\t\nlast\r\r\nunterminated"
+)
+
+
+def _reference(data: bytes, start: int) -> tuple[list[str], list[int], int, int]:
+    """What a plain line reader gives: the same contract, written the obvious way."""
+    end = data.rfind(b"\n") + 1
+    if end <= start:
+        return [], [], 0, start
+    raw = data[start:end].split(b"\n")[:-1]
+    kept = [(i, r) for i, r in enumerate(raw, 1) if r not in (b"", b"\r")]
+    text = [r.decode("utf-8", "replace").rstrip("\r\n") for _, r in kept]
+    return text, [i for i, _ in kept], len(raw), end
+
+
+@pytest.mark.parametrize("start", [0, 8, 9, len(TRICKY) - 12, len(TRICKY)])
+def test_split_lines_is_a_plain_line_reader(start: int) -> None:
+    lines = split_lines(TRICKY, start)
+    text, numbers, breaks, end = _reference(TRICKY, start)
+    assert lines.text.to_pylist() == text
+    assert lines.numbers.tolist() == numbers
+    assert (lines.breaks, lines.end) == (breaks, end)
+    assert lines.text.type == pa.string()
+    lines.text.validate(full=True)  # bytes that are not UTF-8 never reach `_raw`
+
+
+def test_split_lines_keeps_blank_and_odd_lines_apart() -> None:
+    lines = split_lines(TRICKY)
+    assert lines.text.to_pylist()[:4] == ['{"a":1}', "   ", '{"a":2}', ""]  # "\r\r" -> ""
+    assert "x\ry" in lines.text.to_pylist()  # a lone \r inside a line is no line break
+    assert "\ufffd bad \ufffd" in lines.text.to_pylist()
+    assert lines.text.to_pylist()[-1] == "last"
+
+
+HEADER = "flight_id,flight_date,aircraft_id,route_id,origin,destination,departure_ts,arrival_ts"
+ROWS = [
+    "F1,2026-01-01,N1,R1,ORD,LAX,2026-01-01T06:00:00Z,2026-01-01T10:00:00Z",
+    'F2,2026-01-01,N1,R1,"LAX","O,RD",2026-01-01T11:00:00Z,',
+    "F3,,N2,,ORD,LAX,,",
+]
+MALFORMED = "F4,2026-01-02,N2,R1,ORD"  # too few fields
+
+
+def _expected(lines: list[str], columns: list[str]) -> list[dict[str, object]]:
+    """Each data line parsed on its own: fields by header name, or flagged as malformed."""
+    out = []
+    for line in lines:
+        fields = next(csv.reader([line]))
+        ok = len(fields) == len(columns)
+        values = [f or None for f in fields] if ok else [None] * len(columns)
+        out.append({"_raw": line, "_parse_ok": ok, **dict(zip(columns, values, strict=True))})
+    return out
+
+
+def _write(landing: Path, day: str, text: str) -> str:
+    name = f"flights/date={day}/part-00000.csv"
+    (landing / name).parent.mkdir(parents=True, exist_ok=True)
+    (landing / name).write_bytes(text.encode())
+    return name
+
+
+def _bronze(tmp_path: Path, files: dict[str, str]) -> tuple[Lakehouse, list[dict[str, object]]]:
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    for day, text in files.items():
+        _write(settings.landing_dir, day, text)
+    table = next(t for t in load_tables() if t.name == "bronze_flights")
+    lakehouse = Lakehouse.from_settings(settings)
+    ingest(lakehouse, settings.landing_dir, table, "run")
+    columns = ", ".join(["_raw", "_source_file", "_line", "_parse_ok", *HEADER.split(",")])
+    sql = f"SELECT {columns} FROM bronze_flights ORDER BY _source_file, _line"
+    return lakehouse, query(lakehouse, sql, ["bronze_flights"]).to_pylist()
+
+
+def test_csv_rows_are_one_per_line_whether_parsed_together_or_apart(tmp_path: Path) -> None:
+    columns = HEADER.split(",")
+    files = {
+        "2026-01-01": "\n".join([HEADER, *ROWS]) + "\n",
+        "2026-01-02": "\n".join([HEADER, ROWS[0], MALFORMED, "", ROWS[1]]) + "\n",  # alone
+        "2026-01-03": "\r\n".join([HEADER, *ROWS]) + "\r\n",  # \r: parsed as lines
+        "2026-01-04": HEADER + "\n",  # header only
+        "2026-01-05": "\n".join([HEADER, ROWS[2], ROWS[0]]) + "\npartial,line",
+        "2026-01-06": "\n".join([HEADER, *ROWS]) + "\n",  # parsed with the two before
+    }
+    _, rows = _bronze(tmp_path, files)
+    expected_lines = [
+        ROWS,
+        [ROWS[0], MALFORMED, ROWS[1]],
+        ROWS,
+        [],
+        [ROWS[2], ROWS[0]],
+        ROWS,
+    ]
+    expected = [row for lines in expected_lines for row in _expected(lines, columns)]
+    assert [{k: r[k] for k in expected[0]} for r in rows] == expected
+    assert [r["_line"] for r in rows] == [2, 3, 4, 2, 3, 5, 2, 3, 4, 2, 3, 2, 3, 4]
+    assert rows[0]["origin"] == "ORD" and rows[1]["destination"] == "O,RD"
+
+
+def test_a_grown_csv_file_adds_only_its_new_lines(tmp_path: Path) -> None:
+    lakehouse, rows = _bronze(tmp_path, {"2026-01-01": f"{HEADER}\n{ROWS[0]}\n{ROWS[1][:9]}"})
+    assert [r["_raw"] for r in rows] == [ROWS[0]]
+    landing = tmp_path / "data" / "landing"
+    _write(landing, "2026-01-01", "\n".join([HEADER, *ROWS]) + "\n")
+    table = next(t for t in load_tables() if t.name == "bronze_flights")
+    ingest(lakehouse, landing, table, "run-2")
+    sql = "SELECT _raw, _line, _parse_ok, flight_id FROM bronze_flights ORDER BY _line"
+    got = query(lakehouse, sql, ["bronze_flights"]).to_pylist()
+    assert [(r["_raw"], r["_line"], r["flight_id"]) for r in got] == [
+        (line, i, f"F{i - 1}") for i, line in enumerate(ROWS, 2)
+    ]
+    assert all(r["_parse_ok"] for r in got)
+
+
+def _csv_file(lines: list[str], body: bool = True) -> CsvFile:
+    raw = pa.array(lines, pa.string())
+    data = "".join(f"{line}\n" for line in lines).encode()
+    lineage = pa.table({"_raw": raw, "_line": pa.array(range(2, len(lines) + 2), pa.int64())})
+    return CsvFile(lineage, tuple(HEADER.split(",")), pa.py_buffer(data) if body else None)
+
+
+def test_files_with_one_header_are_parsed_in_one_go_unless_a_row_is_malformed() -> None:
+    together = list(parse_files([_csv_file(ROWS), _csv_file(ROWS[:1]), _csv_file(ROWS)]))
+    assert [t.num_rows for t in together] == [7]
+    ids = together[0].column("flight_id").to_pylist()
+    assert ids == ["F1", "F2", "F3", "F1", "F1", "F2", "F3"]
+    apart = list(parse_files([_csv_file(ROWS), _csv_file([MALFORMED]), _csv_file(ROWS, False)]))
+    assert [t.num_rows for t in apart] == [3, 1, 3]
+    assert apart[1].column("_parse_ok").to_pylist() == [False]
+    assert apart[2].column("flight_id").to_pylist() == ["F1", "F2", "F3"]
