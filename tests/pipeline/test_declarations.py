@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -9,7 +10,7 @@ from aerotwin.config import Settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.definitions import DefinitionError, Expectation, LandingSource, TableDef
-from aerotwin.pipeline.expectations import ExpectationFailed
+from aerotwin.pipeline.expectations import ExpectationFailed, split_sql
 from aerotwin.pipeline.registry import load_tables, ordered
 from aerotwin.pipeline.runner import run_pipeline
 
@@ -118,3 +119,18 @@ def test_an_unchanged_input_skips_the_table(settings: Settings, readings: Lakeho
     assert [t.table_name for t in run_pipeline(settings, tables=[table]).changed] == ["checked"]
     assert readings.version("checked") == version + 1
     assert readings.state("checked").rows == 5
+
+
+def test_split_keeps_the_latest_arrival_of_each_key_null_keys_included() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE stage AS SELECT * FROM (VALUES "
+        "('a', 1, 10, NULL), ('a', 1, 12, NULL), ('a', 1, 11, NULL), "  # one key three times
+        "('a', 2, 10, NULL), ('b', 1, 9, NULL), "  # unique keys
+        "(NULL, 1, 5, NULL), (NULL, 1, 7, NULL), "  # a NULL key repeats too
+        "('c', 1, 20, 'out_of_range'), ('c', 1, 30, 'out_of_range')"  # dropped rows
+        ") AS t(k, ts, arrival, __rule)"
+    )
+    sql = split_sql("stage", ["k", "ts", "arrival"], ("k", "ts"), ("arrival",))
+    kept = sorted(con.execute(sql).fetchall(), key=str)
+    assert kept == [("a", 1, 12), ("a", 2, 10), ("b", 1, 9), (None, 1, 7)]
