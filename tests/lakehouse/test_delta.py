@@ -90,3 +90,10 @@ def test_snapshot_lakehouse_moves_on_by_its_own_commits_or_when_told(tmp_path: P
     assert run.commit_metadata("t") == {"n": 3} and len(run.plain_parquet_files("t") or []) == 3
     # Without snapshot, every look-up reads the log afresh: the run's commit is seen at once.
     assert other.version("t") == 2 and other.commit_metadata("t") == {"n": 3}
+
+
+def test_a_log_folder_without_a_commit_is_not_a_table(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    lakehouse.write("t", pa.table({"k": [1]}), "append")
+    (tmp_path / "half" / "_delta_log").mkdir(parents=True)  # a run killed before the commit
+    assert lakehouse.names() == ["t"]

@@ -154,7 +154,10 @@ class Lakehouse:
         root = Path(self.root.removeprefix("file://"))
         if not root.is_dir():
             return []
-        return sorted(p.parent.name for p in root.glob("*/_delta_log") if p.is_dir())
+        # A log folder without a commit is a table whose first commit never happened (killed).
+        return sorted(
+            p.parent.name for p in root.glob("*/_delta_log") if p.is_dir() and any(p.glob("*.json"))
+        )
 
     def state(self, name: str) -> TableState:
         """Version, row count and last commit time of one table."""
