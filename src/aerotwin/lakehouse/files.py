@@ -42,11 +42,23 @@ def schema_of(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:
 
 
 def copy_files(
-    con: duckdb.DuckDBPyConnection, sql: str, folder: Path, cluster_by: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    folder: Path,
+    cluster_by: str | None = None,
+    *,
+    dictionary: bool = True,
 ) -> list[WrittenFile]:
-    """Write `sql`'s rows as Parquet files under a fresh sub-folder of `folder`."""
+    """Write `sql`'s rows as Parquet files under a fresh sub-folder of `folder`.
+
+    `dictionary=False` writes plain pages only: DuckDB tries a dictionary on every column,
+    which costs 18 % of the write's CPU on bronze (raw lines, all distinct) for files 20 %
+    larger (docs/benchmarks.md, Pipeline).
+    """
     target = folder / f"part-{uuid.uuid4().hex}"
     options = "FORMAT parquet, COMPRESSION snappy, RETURN_STATS true"
+    if not dictionary:
+        options += ", DICTIONARY_SIZE_LIMIT 1"
     if cluster_by:
         # A number (202612), not text: formatting a date per row cost ~15 % of the write.
         month = f"year({cluster_by}) * 100 + month({cluster_by})"
@@ -75,14 +87,18 @@ def write_query(
     *,
     metadata: dict[str, Any] | None = None,
     cluster_by: str | None = None,
+    dictionary: bool = True,
 ) -> int:
-    """Append or overwrite table `name` with `sql`'s rows in one commit; the new version."""
+    """Append or overwrite table `name` with `sql`'s rows in one commit; the new version.
+
+    `dictionary`: see `copy_files`.
+    """
     folder = lakehouse.local_path(name)
     if folder is None:
         reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
         return lakehouse.write(name, reader, mode, metadata=metadata)
     folder.mkdir(parents=True, exist_ok=True)
-    files = copy_files(con, sql, folder, cluster_by)
+    files = copy_files(con, sql, folder, cluster_by, dictionary=dictionary)
     # Planning the query again for its schema costs ~10 ms: only a new table needs it.
     needs_schema = mode == "overwrite" or not lakehouse.exists(name)
     return lakehouse.commit_files(

@@ -124,14 +124,19 @@ def ingest(
     run_id: str,
     files: list[str] | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
+    duck: duckdb.DuckDBPyConnection | None = None,
 ) -> IngestResult:
-    """Append the pending files of `table`'s feed to it, one commit per chunk of files."""
+    """Append the pending files of `table`'s feed to it, one commit per chunk of files.
+
+    `duck`: a DuckDB database the caller keeps open; ingestion works on a cursor of it
+    (opening a database costs ~25 ms, and a new day ingests 9 feeds).
+    """
     source = _source(table)
     files = pending_files(lakehouse, landing, table) if files is None else files
     marks = {} if source.snapshot else checkpoint(lakehouse, table.name)
     rows = 0
     version = lakehouse.version(table.name)
-    con = duckdb.connect()
+    con = duck.cursor() if duck is not None else duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     try:
         for chunk in _chunks(landing, files):
@@ -160,7 +165,10 @@ def ingest(
                 }
                 meta[CHECKPOINT_KEY] = {n: [m.line, m.offset] for n, m in marks.items()}
             mode = "overwrite" if source.snapshot else "append"
-            version = write_query(lakehouse, con, sql, table.name, mode, metadata=meta)
+            # Raw lines are unique values: building dictionaries for them is wasted work.
+            version = write_query(
+                lakehouse, con, sql, table.name, mode, metadata=meta, dictionary=False
+            )
             con.unregister("__lines")
             rows += data.num_rows
             if on_chunk:
