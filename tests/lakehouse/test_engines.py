@@ -104,3 +104,25 @@ def test_duckdb_merge_equals_deltalake_merge_and_rewrites_only_matched_files(
     engine.merge("t", "y", ["k", "ts"], insert_only=True, delete_unmatched_where="t.g = 'y'")
     engine.close()
     assert [r["k"] for r in _sorted(by_duckdb, "t")] == ["a", "b", "e"]
+
+
+def test_duckdb_insert_only_merge_adds_only_new_keys_like_deltalake(tmp_path: Path) -> None:
+    first = pa.table({"k": ["a", "b"], "v": [1, 2]})
+    again = pa.table({"k": ["b", "c", None], "v": [20, 3, 4]})  # b exists; a NULL key never matches
+    by_duckdb, by_deltalake = Lakehouse(str(tmp_path / "d")), Lakehouse(str(tmp_path / "r"))
+    by_deltalake.write("t", first, "append")
+    by_deltalake.merge("t", again, ["k"], insert_only=True)
+    engine = open_engine("duckdb", by_duckdb)
+    engine.register_arrow("first", first)
+    engine.write("t", "first", "append")
+    engine.register_arrow("again", again)
+    engine.merge("t", "again", ["k"], insert_only=True)
+    assert by_duckdb.last_write_counts("t") == (2, 0)
+    engine.merge("t", "again", ["k"], insert_only=True)  # idempotent but for the NULL key
+    engine.close()
+    assert by_duckdb.last_write_counts("t") == (1, 0)
+    rows = _sorted(by_duckdb, "t")
+    assert [(r["k"], r["v"]) for r in rows] == [("a", 1), ("b", 2), ("c", 3), (None, 4), (None, 4)]
+    assert [r for r in rows if r["k"] is not None] == [
+        r for r in _sorted(by_deltalake, "t") if r["k"] is not None
+    ]

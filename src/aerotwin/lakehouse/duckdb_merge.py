@@ -80,8 +80,10 @@ def merge_files(
     typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SRC} AS SELECT {typed} FROM {view}")
     on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
-    wanted = sorted((_target_columns(update_when) | set(keys)) - {FILE, ROW})
     scan = _scan(files) if files else None
+    if insert_only and not delete_unmatched_where:
+        return _insert_new(lakehouse, con, name, scan, keys, metadata, cluster_by)
+    wanted = sorted((_target_columns(update_when) | set(keys)) - {FILE, ROW})
     if scan:
         # Only target rows whose key the source has: a semi join keeps the temp table to the
         # matches instead of every row of the overlapping row groups (a month, or all flights).
@@ -146,4 +148,41 @@ def merge_files(
         },
     )
     con.execute("; ".join(f"DROP TABLE IF EXISTS {t}" for t in (SRC, TGT, MATCH, DROP)))
+    return version
+
+
+def _insert_new(
+    lakehouse: Lakehouse,
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    scan: str | None,
+    keys: Sequence[str],
+    metadata: dict[str, Any] | None,
+    cluster_by: str | None,
+) -> int:
+    """Insert-only: the source rows whose key the target lacks, in one statement.
+
+    The quarantine's merge (a few rows, so every statement is overhead): 5 statements
+    instead of 12, no temp table but the source.
+    """
+    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
+    new_rows = f"SELECT * FROM {SRC}"
+    if scan:
+        new_rows += (
+            f" AS s WHERE NOT EXISTS (SELECT 1 FROM {scan} AS t "
+            f"WHERE {_key_filter(con, keys)} AND {on})"
+        )
+    folder = lakehouse.local_path(name)
+    assert folder is not None  # merge_files is for local tables only
+    written = copy_files(con, new_rows, folder, cluster_by)
+    inserted = sum(f.rows for f in written)
+    version = lakehouse.commit_files(
+        name,
+        [(f.path, f.size, f.rows) for f in written],
+        None,  # the target exists: an append keeps its schema
+        "append",
+        metadata=metadata,
+        metrics={"num_target_rows_inserted": inserted, "num_target_rows_updated": 0},
+    )
+    con.execute(f"DROP TABLE IF EXISTS {SRC}")
     return version
