@@ -11,7 +11,6 @@ old files and adds the new ones. Same semantics as `Lakehouse.merge`: keys match
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +20,7 @@ import pyarrow as pa
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.files import copy_files
 
-SRC, TGT, MATCH, DROP = "__m_source", "__m_target", "__m_match", "__m_drop"
+SRC, MATCH, DROP = "__m_source", "__m_match", "__m_drop"
 FILE, ROW = "__m_file", "__m_row"
 
 
@@ -31,10 +30,6 @@ def _scan(files: Sequence[str]) -> str:
         f"read_parquet([{listed}], filename = '{FILE}', file_row_number = true, "
         "union_by_name = true, hive_partitioning = false)"
     )
-
-
-def _target_columns(condition: str | None) -> set[str]:
-    return set(re.findall(r"\bt\.(\w+)", condition or ""))
 
 
 def _key_filter(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> str:
@@ -83,53 +78,52 @@ def merge_files(
     scan = _scan(files) if files else None
     if insert_only and not delete_unmatched_where:
         return _insert_new(lakehouse, con, name, scan, keys, metadata, cluster_by)
-    wanted = sorted((_target_columns(update_when) | set(keys)) - {FILE, ROW})
+    replaces = "false" if insert_only else f"coalesce(({update_when or 'true'}), false)"
+    source_keys = ", ".join(f"s.{k}" for k in keys)
     if scan:
-        # Only target rows whose key the source has: a semi join keeps the temp table to the
-        # matches instead of every row of the overlapping row groups (a month, or all flights).
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {TGT} AS SELECT t.{FILE}, t.file_row_number AS {ROW}, "
-            f"{', '.join(f't.{c}' for c in wanted)} FROM {scan} AS t "
-            f"SEMI JOIN {SRC} AS s ON {on} WHERE {_key_filter(con, keys)}"
+        # The matches straight from the target's files: DuckDB reads only the columns named
+        # (keys, those `update_when` reads) of the row groups overlapping the source's keys.
+        matches = (
+            f"SELECT t.{FILE}, t.file_row_number AS {ROW}, {source_keys}, "
+            f"{replaces} AS __replace FROM {SRC} AS s JOIN {scan} AS t ON {on} "
+            f"WHERE {_key_filter(con, keys)}"
         )
     else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {TGT} AS SELECT NULL::VARCHAR AS {FILE}, "
-            f"NULL::BIGINT AS {ROW}, {', '.join(wanted)} FROM {SRC} LIMIT 0"
+        matches = (
+            f"SELECT NULL::VARCHAR AS {FILE}, NULL::BIGINT AS {ROW}, {source_keys}, "
+            f"false AS __replace FROM {SRC} AS s LIMIT 0"
         )
-    replaces = "false" if insert_only else f"coalesce(({update_when or 'true'}), false)"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {MATCH} AS SELECT t.{FILE}, t.{ROW}, "
-        f"{', '.join(f's.{k}' for k in keys)}, {replaces} AS __replace "
-        f"FROM {SRC} AS s JOIN {TGT} AS t ON {on}"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {MATCH} AS {matches}")
     dropped = f"SELECT {FILE}, {ROW} FROM {MATCH} WHERE __replace"
     if delete_unmatched_where and scan:
         # Target rows the source does not have, where the condition holds: deleted.
-        dropped += (
-            f" UNION ALL SELECT t.{FILE}, t.file_row_number FROM {scan} AS t "
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {DROP} AS {dropped} "
+            f"UNION ALL SELECT t.{FILE}, t.file_row_number FROM {scan} AS t "
             f"WHERE ({delete_unmatched_where}) AND NOT EXISTS "
             f"(SELECT 1 FROM {SRC} AS s WHERE {on})"
         )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {DROP} AS {dropped}")
+        dropped = f"SELECT * FROM {DROP}"
+    # Counts and the files to rewrite in one query (each statement costs ~1-2 ms).
+    counted = con.execute(
+        f"SELECT (SELECT count(*) FROM {SRC}) - (SELECT count(*) FROM {MATCH}), "
+        f"(SELECT count(*) FROM {MATCH} WHERE __replace), "
+        f"(SELECT count(*) FROM ({dropped})), "
+        f"(SELECT list(DISTINCT {FILE}) FROM ({dropped}))"
+    ).fetchall()[0]
+    inserted, updated, dropped_rows = (int(v) for v in counted[:3])
+    rewritten = sorted(counted[3] or [])
     kept_match = " AND ".join(f"m.{k} = s.{k}" for k in keys)
-    new_rows = (
+    parts = [
         f"SELECT * FROM {SRC} AS s WHERE NOT EXISTS "
         f"(SELECT 1 FROM {MATCH} AS m WHERE NOT m.__replace AND {kept_match})"
-    )
-    rewritten = [r[0] for r in con.execute(f"SELECT DISTINCT {FILE} FROM {DROP}").fetchall()]
-    parts = [new_rows]
+    ]
     if rewritten:
         parts.append(
             f"SELECT {', '.join(columns)} FROM {_scan(rewritten)} AS t WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {DROP} AS d WHERE d.{FILE} = t.{FILE} "
+            f"(SELECT 1 FROM ({dropped}) AS d WHERE d.{FILE} = t.{FILE} "
             f"AND d.{ROW} = t.file_row_number)"
         )
-    counts = con.execute(
-        f"SELECT (SELECT count(*) FROM {SRC}) - (SELECT count(*) FROM {MATCH}), "
-        f"(SELECT count(*) FROM {MATCH} WHERE __replace), (SELECT count(*) FROM {DROP})"
-    ).fetchall()[0]
-    inserted, updated, dropped_rows = (int(v) for v in counts)
     sql = " UNION ALL ".join(parts)
     folder = lakehouse.local_path(name)
     assert folder is not None  # merge_files is for local tables only
@@ -147,7 +141,7 @@ def merge_files(
             "num_target_rows_deleted": dropped_rows - updated,
         },
     )
-    con.execute("; ".join(f"DROP TABLE IF EXISTS {t}" for t in (SRC, TGT, MATCH, DROP)))
+    con.execute("; ".join(f"DROP TABLE IF EXISTS {t}" for t in (SRC, MATCH, DROP)))
     return version
 
 
