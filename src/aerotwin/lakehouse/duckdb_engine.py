@@ -10,10 +10,7 @@ import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.duckdb_merge import merge_files
-from aerotwin.lakehouse.files import BATCH_ROWS, write_query
-
-# Column types whose month clusters a table's files (see lakehouse.files).
-_TEMPORAL = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE")
+from aerotwin.lakehouse.files import BATCH_ROWS, cluster_column, write_query
 
 
 class DuckDBEngine:
@@ -110,7 +107,7 @@ class DuckDBEngine:
         types = dict(
             self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {view})").fetchall()
         )
-        return next((k for k in keys if types.get(k) in _TEMPORAL), None)
+        return cluster_column(types, keys)
 
     def write(
         self,
@@ -178,7 +175,6 @@ class DuckDBEngine:
                 insert_only=insert_only,
                 delete_unmatched_where=delete_unmatched_where,
                 metadata=dict(metadata or {}),
-                cluster_by=self._cluster_column(view, keys),
             )
         if not exists:
             return self.write(

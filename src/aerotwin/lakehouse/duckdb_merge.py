@@ -11,14 +11,14 @@ old files and adds the new ones. Same semantics as `Lakehouse.merge`: keys match
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse
-from aerotwin.lakehouse.files import copy_files
+from aerotwin.lakehouse.files import cluster_column, copy_files
 
 SRC, MATCH, DROP = "__m_source", "__m_match", "__m_drop"
 FILE, ROW = "__m_file", "__m_row"
@@ -32,9 +32,13 @@ def _scan(files: Sequence[str]) -> str:
     )
 
 
-def _key_filter(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> str:
-    """Each key between the source's min and max: lets DuckDB skip row groups by statistics."""
-    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {SRC})").fetchall())
+def _key_filter(
+    con: duckdb.DuckDBPyConnection, keys: Sequence[str], types: Mapping[str, str]
+) -> str:
+    """Each key between the source's min and max: lets DuckDB skip row groups by statistics.
+
+    `types`: the DuckDB type of each column of the source.
+    """
     # Bounds come back as text, to be cast back to the key's own type inside the filter.
     bounds = con.execute(
         "SELECT "
@@ -63,21 +67,26 @@ def merge_files(
     insert_only: bool = False,
     delete_unmatched_where: str | None = None,
     metadata: dict[str, Any] | None = None,
-    cluster_by: str | None = None,
 ) -> int:
-    """Upsert view `view` into local table `name` (current Parquet `files`) in one commit."""
+    """Upsert view `view` into local table `name` (current Parquet `files`) in one commit.
+
+    New files are clustered by the month of the first temporal key (see `files`).
+    """
     schema = pa.schema(lakehouse.table(name).schema().to_arrow())
     columns = [f.name for f in schema]
     # The target's own types: files added must match the table's schema exactly.
     con.register("__m_schema", schema.empty_table())
-    types = con.execute("SELECT column_name, column_type FROM (DESCRIBE __m_schema)").fetchall()
+    types = dict(
+        con.execute("SELECT column_name, column_type FROM (DESCRIBE __m_schema)").fetchall()
+    )
     con.unregister("__m_schema")
-    typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types)
+    cluster_by = cluster_column(types, keys)
+    typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SRC} AS SELECT {typed} FROM {view}")
     on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
     scan = _scan(files) if files else None
     if insert_only and not delete_unmatched_where:
-        return _insert_new(lakehouse, con, name, scan, keys, metadata, cluster_by)
+        return _insert_new(lakehouse, con, name, scan, keys, types, metadata)
     replaces = "false" if insert_only else f"coalesce(({update_when or 'true'}), false)"
     source_keys = ", ".join(f"s.{k}" for k in keys)
     if scan:
@@ -86,7 +95,7 @@ def merge_files(
         matches = (
             f"SELECT t.{FILE}, t.file_row_number AS {ROW}, {source_keys}, "
             f"{replaces} AS __replace FROM {SRC} AS s JOIN {scan} AS t ON {on} "
-            f"WHERE {_key_filter(con, keys)}"
+            f"WHERE {_key_filter(con, keys, types)}"
         )
     else:
         matches = (
@@ -151,8 +160,8 @@ def _insert_new(
     name: str,
     scan: str | None,
     keys: Sequence[str],
+    types: Mapping[str, str],
     metadata: dict[str, Any] | None,
-    cluster_by: str | None,
 ) -> int:
     """Insert-only: the source rows whose key the target lacks, in one statement.
 
@@ -164,11 +173,11 @@ def _insert_new(
     if scan:
         new_rows += (
             f" AS s WHERE NOT EXISTS (SELECT 1 FROM {scan} AS t "
-            f"WHERE {_key_filter(con, keys)} AND {on})"
+            f"WHERE {_key_filter(con, keys, types)} AND {on})"
         )
     folder = lakehouse.local_path(name)
     assert folder is not None  # merge_files is for local tables only
-    written = copy_files(con, new_rows, folder, cluster_by)
+    written = copy_files(con, new_rows, folder, cluster_column(types, keys))
     inserted = sum(f.rows for f in written)
     version = lakehouse.commit_files(
         name,

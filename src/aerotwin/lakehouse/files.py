@@ -14,6 +14,7 @@ files of their months (DuckDB skips the others' row groups by their statistics).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 
 BATCH_ROWS = 1_000_000
 CLUSTER = "__month"
+# Column types whose month clusters a table's files.
+TEMPORAL = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,12 @@ class WrittenFile:
     path: str
     size: int
     rows: int
+
+
+def cluster_column(types: Mapping[str, str], keys: Sequence[str]) -> str | None:
+    """The first key that is a timestamp or a date (DuckDB type names): files are clustered
+    by its month."""
+    return next((k for k in keys if types.get(k) in TEMPORAL), None)
 
 
 def schema_of(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:
