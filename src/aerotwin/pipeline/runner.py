@@ -227,15 +227,17 @@ def _derive(
             where = f"_batch_id > {int(previous[inp])}"
         engine.register_table(inp, inp, where)
     engine.view(DEF, table.sql or "")
-    engine.materialize(STAGE, stage_sql(DEF, engine.columns(DEF), table.expectations))
+    # The stage has the definition's columns (and __rule, the warn flags): asked once.
+    defined = engine.columns(DEF)
+    engine.materialize(STAGE, stage_sql(DEF, defined, table.expectations))
     counts = _counts(engine)
     run.rows_in = sum(counts.values())
     run.expectations = _results(table, counts, engine, run.rows_in)
     run.quarantined = sum(n for rule, n in counts.items() if rule is not None)
     metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions, "definition": fingerprint}
     with quarantine_lock:
-        _quarantine(engine, lakehouse, table, run, full_refresh)
-    columns = [c for c in engine.columns(STAGE) if not c.startswith("__")]
+        _quarantine(engine, lakehouse, table, run, full_refresh, defined)
+    columns = [c for c in defined if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
     if table.mode == "merge" and incremental:
         run.table_version = engine.merge(
@@ -290,13 +292,18 @@ def _results(
 
 
 def _quarantine(
-    engine: Engine, lakehouse: Lakehouse, table: TableDef, run: TableRun, full_refresh: bool
+    engine: Engine,
+    lakehouse: Lakehouse,
+    table: TableDef,
+    run: TableRun,
+    full_refresh: bool,
+    columns: list[str],
 ) -> None:
+    """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's."""
     has_rows = run.quarantined > 0
     purge = full_refresh and lakehouse.exists(QUARANTINE_TABLE)
     if not (has_rows or purge):
         return
-    columns = engine.columns(STAGE)
     if not has_rows and "__raw" not in columns:
         return  # rows without raw records (gold): none can be in quarantine, nothing to purge
     # A view: the merge reads it once into its own typed copy.
