@@ -195,6 +195,7 @@ def main(argv: list[str]) -> int:
             if attempt:
                 shutil.rmtree(incremental / "lakehouse")
                 shutil.copytree(before, incremental / "lakehouse", symlinks=True)
+            os.sync()  # the copy's write-back must not run during the measurement
             print(f"# DuckDB, one new day ({last} and its late records) incrementally")
             _run_child(incremental, "duckdb")
     subset = work / f"first{args.spark_days}"
