@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from aerotwin.ml.labels import interventions
 from aerotwin.ml.monitoring import outcomes, performance_over_time
 
 T0 = pd.Timestamp("2026-03-02", tz="UTC")  # a Monday
@@ -50,3 +51,36 @@ def test_no_matured_prediction_gives_typed_empty_frame() -> None:
     )
     perf = performance_over_time(outcomes(predictions, empty, as_of=T0))
     assert perf.empty and str(perf["tp"].dtype) == "int64"
+
+
+def test_a_prediction_before_a_prevented_failure_is_not_judged() -> None:
+    day = pd.Timedelta(days=1)
+    predictions = pd.DataFrame(
+        {
+            "component_id": ["C1", "C2", "C3"],
+            "component_type": "engine",
+            "model_version": 1,
+            "feature_ts": [T0, T0, T0],
+            "horizon_days": 14,
+            "predicted_alert": [True, True, False],
+        }
+    )
+    failures = pd.DataFrame({"component_id": ["C9"], "failure_ts": [T0]})
+    events = pd.DataFrame(
+        {
+            "component_id": ["C1", "C2", "C3"],
+            "event_ts": [T0 + 3 * day, T0 + 20 * day, T0 + 5 * day],
+            "event_type": ["repair", "repair", "inspection"],
+            "trigger": ["defect_found", "defect_found", "scheduled"],
+        }
+    )
+    fixes = interventions(events)
+    assert list(fixes["component_id"]) == ["C1", "C2"]  # an inspection fixes nothing
+    judged = outcomes(predictions, failures, as_of=T0 + 30 * day, interventions=fixes)
+    # C1's defect was repaired inside its horizon: whether it would have failed is unknown.
+    # C2's repair came after the horizon: a false alarm; C3: a true negative.
+    assert sorted(judged["component_id"]) == ["C2", "C3"]
+    row = performance_over_time(judged).iloc[0]
+    assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (0, 1, 0, 1)
+    # Without the repairs, C1's alert would count as a false alarm.
+    assert len(outcomes(predictions, failures, as_of=T0 + 30 * day)) == 3

@@ -99,6 +99,20 @@ def outcome_known(
     return ~unknown
 
 
+def interventions(events: pd.DataFrame) -> pd.DataFrame:
+    """Repairs and replacements not caused by a failure, from maintenance events.
+
+    Each ends the life the labels look at without a failure (a defect found, a hard-time
+    removal), so the snapshots before it do not know whether the part would have failed.
+    `events` needs component_id, event_ts and event_type; `trigger` when present.
+    """
+    _require(events, ("component_id", "event_ts", "event_type"), "maintenance events")
+    keep = events["event_type"].isin(["repair", "replacement"])
+    if "trigger" in events:
+        keep &= events["trigger"].ne("failure")
+    return events.loc[keep, ["component_id", "event_ts"]].reset_index(drop=True)
+
+
 def median_lead_days(labelled: pd.DataFrame, predicted: np.ndarray) -> float:
     """Median warning time of caught failures: per failure, its earliest true alert's lead.
 

@@ -2,13 +2,16 @@
 
 A prediction made from features at feature_ts matures once its horizon has passed (or its
 component failed); only matured predictions count, so recent ones never look like misses.
+Nor does a prediction whose horizon holds a repair or replacement that was not a failure
+(a defect found in time): whether the part would have failed is not known, as in training
+(`labels.outcome_known`), so an alert before a prevented failure is not a false alarm.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from aerotwin.ml.labels import label_snapshots
+from aerotwin.ml.labels import label_snapshots, outcome_known
 
 PERFORMANCE_COLUMNS = [
     "component_type",
@@ -26,19 +29,26 @@ PERFORMANCE_COLUMNS = [
 
 
 def outcomes(
-    predictions: pd.DataFrame, failures: pd.DataFrame, as_of: pd.Timestamp
+    predictions: pd.DataFrame,
+    failures: pd.DataFrame,
+    as_of: pd.Timestamp,
+    interventions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Matured predictions with `actual` (failed within their horizon after feature_ts)."""
+    """Matured predictions with `actual` (failed within their horizon after feature_ts).
+
+    `interventions` (component_id, event_ts): repairs and replacements not caused by a
+    failure; a prediction without a failure but with one of them in its horizon is left out.
+    """
     frame = predictions.rename(columns={"feature_ts": "snapshot_ts"})
     parts = []
     for horizon, group in frame.groupby("horizon_days"):
-        parts.append(label_snapshots(group, failures, int(horizon)))
+        labelled = label_snapshots(group, failures, int(horizon))
+        # Known outcomes only: a failure seen, or a horizon passed by `as_of` with no fix.
+        parts.append(labelled[outcome_known(labelled, int(horizon), as_of, interventions)])
     if not parts:
         return frame.assign(actual=pd.Series(dtype="int8"))
-    labelled = pd.concat(parts, ignore_index=True)
-    end = labelled["snapshot_ts"] + pd.to_timedelta(labelled["horizon_days"], unit="D")
-    matured = (end <= as_of) | (labelled["label"] == 1)
-    out = labelled[matured].rename(columns={"label": "actual", "snapshot_ts": "feature_ts"})
+    out = pd.concat(parts, ignore_index=True)
+    out = out.rename(columns={"label": "actual", "snapshot_ts": "feature_ts"})
     return out.reset_index(drop=True)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from aerotwin.config import Settings
 from aerotwin.ml.baseline import baseline_pr_auc
 from aerotwin.ml.dataset import build_dataset, split_dataset
+from aerotwin.ml.labels import interventions
 from aerotwin.ml.registry import Decision, decide, log_training
 from aerotwin.ml.training import train_risk_model
 from aerotwin.schemas import COMPONENT_TYPES
@@ -66,23 +67,16 @@ def load_inputs(
 
 
 def load_interventions(settings: Settings, component_type: str) -> pd.DataFrame | None:
-    """Repairs and replacements not caused by a failure (defects found, hard-time removals).
-
-    Each ends the life the labels look at without a failure, so the snapshots before it do
-    not know whether the part would have failed (see labels.censor_unknown_outcomes).
-    """
+    """Repairs and replacements of one type not caused by a failure (`labels.interventions`)."""
     from aerotwin.lakehouse.delta import Lakehouse
 
     if not Lakehouse.from_settings(settings).exists("maintenance_events"):
         return None
     cols = ["component_id", "component_type", "event_ts", "event_type", "trigger"]
     events = read_table(settings, "maintenance_events", cols)
-    keep = events["event_type"].isin(["repair", "replacement"])
-    if "trigger" in events:
-        keep &= events["trigger"].ne("failure")
     if "component_type" in events:
-        keep &= events["component_type"].eq(component_type)
-    return events.loc[keep, ["component_id", "event_ts"]].reset_index(drop=True)
+        events = events[events["component_type"].eq(component_type)]
+    return interventions(events)
 
 
 def train_component(

@@ -292,11 +292,18 @@ def refresh_views(settings: Settings, tables: list[TableDef]) -> dict[str, int]:
 
 
 def write_performance(lake: Lakehouse) -> int:
-    """Rebuild model_performance: every matured prediction joined to the failures after it."""
+    """Rebuild model_performance: every matured prediction joined to the failures after it
+    (those whose horizon holds a repair that prevented a failure are left out)."""
+    from aerotwin.ml.labels import interventions
     from aerotwin.ml.monitoring import outcomes, performance_over_time
 
     predictions = lake.dataset(PREDICTIONS).to_table().to_pandas()
     failures = lake.dataset("failures").to_table(columns=["component_id", "failure_ts"])
+    fixes = None
+    if lake.exists("maintenance_events"):
+        columns = ["component_id", "event_ts", "event_type", "trigger"]
+        events = lake.dataset("maintenance_events").to_table(columns=columns).to_pandas()
+        fixes = interventions(events)
     as_of = pd.to_datetime(predictions["feature_ts"], utc=True).max()
-    perf = performance_over_time(outcomes(predictions, failures.to_pandas(), as_of))
+    perf = performance_over_time(outcomes(predictions, failures.to_pandas(), as_of, fixes))
     return lake.write(MODEL_PERFORMANCE, _arrow(perf, MODEL_PERFORMANCE), "overwrite")
