@@ -106,8 +106,8 @@ class Lakehouse:
         """Table `name` has a new commit (made by another writer, e.g. Spark): read it next."""
         self._newest.pop(name, None)
 
-    def _committed(self, name: str) -> int:
-        """The version of the commit just made to `name`."""
+    def committed(self, name: str) -> int:
+        """The version of the commit just made to `name` (by this object or another writer)."""
         self.advanced(name)
         return self.table(name).version()
 
@@ -211,7 +211,7 @@ class Lakehouse:
             commit_properties=_commit(metadata),
             writer_properties=writer_properties,
         )
-        return self._committed(name)
+        return self.committed(name)
 
     def merge(
         self,
@@ -247,7 +247,7 @@ class Lakehouse:
         if delete_unmatched_where:
             merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_where)
         merger.execute()
-        return self._committed(name)
+        return self.committed(name)
 
     def commit_files(
         self,
@@ -287,7 +287,7 @@ class Lakehouse:
                 storage_options=self.storage_options,
                 commit_properties=properties,
             )
-            return self._committed(name)
+            return self.committed(name)
         table = self.table(name)
         removes = [RemoveAction(path, True, now) for path in remove]
         table.create_write_transaction(
@@ -296,7 +296,7 @@ class Lakehouse:
             schema=delta_schema if mode == "overwrite" else table.schema(),
             commit_properties=properties,
         )
-        return self._committed(name)
+        return self.committed(name)
 
     def relative_path(self, name: str, file: str) -> str:
         """A current file's path as the table's log records it (relative to the table)."""

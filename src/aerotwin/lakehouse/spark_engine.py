@@ -141,8 +141,7 @@ class SparkEngine:
         if metadata:
             writer = writer.option("userMetadata", json.dumps(dict(metadata), default=str))
         writer.save(self.lakehouse.uri(table))
-        self.lakehouse.advanced(table)  # Spark committed it, not the Lakehouse object
-        return self.lakehouse.table(table).version()
+        return self.lakehouse.committed(table)  # Spark committed it, not the Lakehouse object
 
     def merge(
         self,
@@ -175,8 +174,7 @@ class SparkEngine:
             builder.execute()
         finally:
             self.spark.conf.unset(USER_METADATA_CONF)
-        self.lakehouse.advanced(table)
-        return self.lakehouse.table(table).version()
+        return self.lakehouse.committed(table)
 
     def close(self) -> None:
         """Unpersist cached views; stop the session if this engine started it."""

@@ -72,8 +72,8 @@ def run_pipeline(
 
     `engine` is a name (duckdb / spark) or an open Engine (tests share one Spark session).
     """
-    # An open engine brings its lakehouse (one log cache for reads and writes); otherwise the
-    # run is the lakehouse's writer: its tables move on only by the run's own commits.
+    # One Lakehouse for the run and its engine, so the engine's commits move the run's view
+    # on: an open engine's own, else one that only the run's commits move on (snapshot).
     lakehouse = getattr(engine, "lakehouse", None) or Lakehouse.from_settings(
         settings, snapshot=True
     )
@@ -258,7 +258,6 @@ def _derive(
             metadata=metadata,
             keys=table.keys,
         )
-    lakehouse.advanced(table.name)  # the engine committed it (it may hold its own Lakehouse)
     inserted, updated = lakehouse.last_write_counts(table.name)
     run.rows_out = inserted + updated
     # Rows that added no new key: removed within the batch, or replacing an earlier arrival.
@@ -317,7 +316,6 @@ def _quarantine(
         delete_unmatched_where=f"t.table_name = '{table.name}'" if purge else None,
         metadata={"run_id": run.run_id, "table": table.name},
     )
-    lakehouse.advanced(QUARANTINE_TABLE)
     engine.drop(QUAR)
 
 
