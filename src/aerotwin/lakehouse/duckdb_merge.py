@@ -73,7 +73,6 @@ def merge_files(
     New files are clustered by the month of the first temporal key (see `files`).
     """
     schema = pa.schema(lakehouse.table(name).schema().to_arrow())
-    columns = [f.name for f in schema]
     # The target's own types: files added must match the table's schema exactly.
     con.register("__m_schema", schema.empty_table())
     types = dict(
@@ -86,7 +85,7 @@ def merge_files(
     on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
     scan = _scan(files) if files else None
     if insert_only and not delete_unmatched_where:
-        return _insert_new(lakehouse, con, name, scan, keys, types, metadata)
+        return _insert_new(lakehouse, con, name, scan, keys, types, on, cluster_by, metadata)
     replaces = "false" if insert_only else f"coalesce(({update_when or 'true'}), false)"
     source_keys = ", ".join(f"s.{k}" for k in keys)
     if scan:
@@ -129,17 +128,15 @@ def merge_files(
     ]
     if rewritten:
         parts.append(
-            f"SELECT {', '.join(columns)} FROM {_scan(rewritten)} AS t WHERE NOT EXISTS "
+            f"SELECT {', '.join(types)} FROM {_scan(rewritten)} AS t WHERE NOT EXISTS "
             f"(SELECT 1 FROM ({dropped}) AS d WHERE d.{FILE} = t.{FILE} "
             f"AND d.{ROW} = t.file_row_number)"
         )
     sql = " UNION ALL ".join(parts)
-    folder = lakehouse.local_path(name)
-    assert folder is not None  # merge_files is for local tables only
-    written = copy_files(con, sql, folder, cluster_by) if inserted + dropped_rows else []
+    written = _new_files(lakehouse, con, name, sql, cluster_by) if inserted + dropped_rows else []
     version = lakehouse.commit_files(
         name,
-        [(f.path, f.size, f.rows) for f in written],
+        written,
         None,  # the target exists: an append keeps its schema
         "append",
         remove=[lakehouse.relative_path(name, f) for f in rewritten],
@@ -161,6 +158,8 @@ def _insert_new(
     scan: str | None,
     keys: Sequence[str],
     types: Mapping[str, str],
+    on: str,
+    cluster_by: str | None,
     metadata: dict[str, Any] | None,
 ) -> int:
     """Insert-only: the source rows whose key the target lacks, in one statement.
@@ -168,20 +167,17 @@ def _insert_new(
     The quarantine's merge (a few rows, so every statement is overhead): 5 statements
     instead of 12, no temp table but the source.
     """
-    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
     new_rows = f"SELECT * FROM {SRC}"
     if scan:
         new_rows += (
             f" AS s WHERE NOT EXISTS (SELECT 1 FROM {scan} AS t "
             f"WHERE {_key_filter(con, keys, types)} AND {on})"
         )
-    folder = lakehouse.local_path(name)
-    assert folder is not None  # merge_files is for local tables only
-    written = copy_files(con, new_rows, folder, cluster_column(types, keys))
-    inserted = sum(f.rows for f in written)
+    written = _new_files(lakehouse, con, name, new_rows, cluster_by)
+    inserted = sum(rows for _, _, rows in written)
     version = lakehouse.commit_files(
         name,
-        [(f.path, f.size, f.rows) for f in written],
+        written,
         None,  # the target exists: an append keeps its schema
         "append",
         metadata=metadata,
@@ -189,3 +185,16 @@ def _insert_new(
     )
     con.execute(f"DROP TABLE IF EXISTS {SRC}")
     return version
+
+
+def _new_files(
+    lakehouse: Lakehouse,
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    cluster_by: str | None,
+) -> list[tuple[str, int, int]]:
+    """`sql`'s rows written as new files of local table `name`: (path, bytes, rows) each."""
+    folder = lakehouse.local_path(name)
+    assert folder is not None  # merge_files is for local tables only
+    return [(f.path, f.size, f.rows) for f in copy_files(con, sql, folder, cluster_by)]
