@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Spark's Delta Lake jars, fetched from Maven Central at install time (never at run time).
 JARS := .ivy2/.fetched
 
-.PHONY: demo test test-fast lint bench docs clean
+.PHONY: demo jars test test-fast lint bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ $(JARS): $(STAMP)
 	$(BIN)/python -m aerotwin.lakehouse.spark_jars > /dev/null
 	touch $(JARS)
 
-demo: $(STAMP) $(JARS)
+jars: $(JARS)
+
+# The demo runs on DuckDB: it needs no JDK and no Spark jars.
+demo: $(STAMP)
 	$(BIN)/aerotwin demo
 
 test: $(STAMP) $(JARS)

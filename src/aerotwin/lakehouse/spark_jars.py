@@ -38,8 +38,8 @@ def local_jars(ivy_dir: Path | None = None) -> list[Path]:
     jars = sorted(jars_dir.glob("*.jar")) if jars_dir.is_dir() else []
     if not any(j.name.startswith("io.delta_delta-spark") for j in jars):
         raise RuntimeError(
-            f"Delta Lake jars not found in {jars_dir}: run `make` (install step) or "
-            "`python -m aerotwin.lakehouse.spark_jars` once with network access"
+            f"Delta Lake jars not found in {jars_dir}: run `make jars` (or "
+            "`python -m aerotwin.lakehouse.spark_jars`) once with network access and a JDK"
         )
     return jars
 
