@@ -75,6 +75,60 @@ def _child(data_dir: Path, engine: str, full_refresh: bool) -> dict[str, Any]:
     }
 
 
+def _floor(data_dir: Path, out: Path) -> dict[str, Any]:
+    """DuckDB's fastest path for the telemetry feeds: parse and write once; raw lines only."""
+    import duckdb
+
+    from aerotwin.pipeline.json_lines import field_type
+    from aerotwin.pipeline.registry import load_tables
+
+    feeds = {
+        t.source.feed: t.source.fields
+        for t in load_tables()
+        if t.source is not None and t.source.feed.startswith(TELEMETRY_PREFIX)
+    }
+    con = duckdb.connect()
+    result: dict[str, Any] = {"engine": "duckdb floor"}
+    for name, select in (
+        (
+            "parse_and_write",
+            "read_json('{files}', format='newline_delimited', "
+            "ignore_errors=true, columns={columns})",
+        ),
+        (
+            "raw_lines_write",
+            "read_csv('{files}', columns={{'_raw': 'VARCHAR'}}, delim=chr(1), "
+            "quote='', escape='', header=false)",
+        ),
+    ):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        started, cpu = time.perf_counter(), _cpu_s()
+        rows = 0
+        for feed, fields in feeds.items():
+            columns = "{" + ", ".join(f"'{f}': '{field_type(f)}'" for f in fields) + "}"
+            files = data_dir / "landing" / feed / "*" / "*.jsonl"
+            query = select.format(files=files, columns=columns)
+            rows += con.execute(
+                f"COPY (SELECT * FROM {query}) TO '{out / feed}.parquet'"
+            ).fetchone()[0]
+        seconds = time.perf_counter() - started
+        result[name] = {
+            "seconds": round(seconds, 2),
+            "cpu_s": round(_cpu_s() - cpu, 1),
+            "rows": rows,
+            "rows_per_s": round(rows / seconds),
+        }
+    shutil.rmtree(out, ignore_errors=True)
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+    return result
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _layer_wall(runs: list[Any], layer: str) -> float:
     """Wall seconds from the layer's first table start to its last table end."""
     ran = [t for t in runs if t.layer == layer and t.status != "skipped"]
@@ -99,10 +153,14 @@ def _jvm_usage(engine: Any) -> tuple[float, float]:
     return peak, (int(fields[11]) + int(fields[12])) / ticks
 
 
-def _run_child(data_dir: Path, engine: str, full_refresh: bool = False) -> dict[str, Any]:
+def _run_child(
+    data_dir: Path, engine: str, full_refresh: bool = False, floor: bool = False
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "benchmarks.pipeline_bench", "child", str(data_dir), engine]
     if full_refresh:
         command.append("--full-refresh")
+    if floor:
+        command.append("--floor")
     load_before = os.getloadavg()[0]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -151,7 +209,10 @@ def _last_day(landing: Path) -> str:
 def main(argv: list[str]) -> int:
     """Run the pipeline benchmark; prints one JSON line per measurement."""
     if argv and argv[0] == "child":
-        print(json.dumps(_child(Path(argv[1]), argv[2], "--full-refresh" in argv)))
+        if "--floor" in argv:
+            print(json.dumps(_floor(Path(argv[1]), Path(argv[1]) / "floor-out")))
+        else:
+            print(json.dumps(_child(Path(argv[1]), argv[2], "--full-refresh" in argv)))
         return 0
     parser = argparse.ArgumentParser(prog="pipeline_bench")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/aerotwin-bench-500x365"))
@@ -161,6 +222,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the new day")
+    parser.add_argument("--skip-floor", action="store_true")
     args = parser.parse_args(argv)
     python = platform.python_version()
     print(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {python}")
@@ -198,6 +260,11 @@ def main(argv: list[str]) -> int:
             os.sync()  # the copy's write-back must not run during the measurement
             print(f"# DuckDB, one new day ({last} and its late records) incrementally")
             _run_child(incremental, "duckdb")
+    if not args.skip_floor:
+        floor = work / "floor"
+        _linked_landing(args.data_dir, floor, None)
+        print("# floor: DuckDB parses the telemetry and writes it once; writes raw lines only")
+        _run_child(floor, "duckdb", floor=True)
     subset = work / f"first{args.spark_days}"
     if not args.skip_spark:
         for engine in ("duckdb", "spark"):
