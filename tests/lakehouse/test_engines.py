@@ -21,7 +21,7 @@ def test_duckdb_engine_filters_materializes_writes_and_merges(tmp_path: Path) ->
     lakehouse = Lakehouse(str(tmp_path))
     lakehouse.write("src", pa.table({"k": [1, 2, 3], "_batch_id": [0, 0, 1]}), "append")
     engine = open_engine("duckdb", lakehouse)
-    engine.register_table("src", "src", where="_batch_id > 0")
+    engine.register_table("src", "src", after_batch=0)
     engine.materialize("m", "SELECT k, k * 10 AS v FROM src")
     assert engine.rows("SELECT k, v FROM m") == [(3, 30)]
     assert engine.columns("m") == ["k", "v"]

@@ -8,6 +8,7 @@ pipeline uses as its watermark: the watermark and the data it covers are committ
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,8 @@ import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+from aerotwin.lakehouse.stats import WrittenFile, delta_stats
 
 METADATA_KEY = "userMetadata"
 
@@ -82,8 +85,14 @@ class Lakehouse:
         return f"{self.root}/{name}"
 
     def local_path(self, name: str) -> Path | None:
-        """The folder of table `name` when the root is local, else None."""
-        return Path(self.uri(name).removeprefix("file://")) if self.is_local else None
+        """The absolute folder of table `name` when the root is local, else None.
+
+        Absolute, as deltalake names the table's files (`plain_parquet_files`), even when
+        the configured root is relative.
+        """
+        if not self.is_local:
+            return None
+        return Path(os.path.abspath(self.uri(name).removeprefix("file://")))
 
     def table(self, name: str, version: int | None = None) -> DeltaTable:
         """The Delta table `name` (optionally as of `version`); KeyError when it does not exist."""
@@ -147,6 +156,21 @@ class Lakehouse:
         files: list[str] | None = self._memoized(name, "files", _plain_files)
         return list(files) if files is not None else None
 
+    def arrow_schema(self, name: str) -> pa.Schema:
+        """The table's current schema, as Arrow."""
+        schema: pa.Schema = self._memoized(
+            name, "schema", lambda t: pa.schema(t.schema().to_arrow())
+        )
+        return schema
+
+    def file_stats(self, name: str) -> pa.Table:
+        """Each current file's path (as the log records it) and statistics: `num_records`,
+        `min.<column>`, `max.<column>`, `null_count.<column>` (null where not recorded)."""
+        stats: pa.Table = self._memoized(
+            name, "stats", lambda t: pa.table(t.get_add_actions(flatten=True))
+        )
+        return stats
+
     def names(self) -> list[str]:
         """Table names found under a local root (object stores: tables the pipeline declares)."""
         if not self.is_local:
@@ -201,8 +225,9 @@ class Lakehouse:
         writer_properties: WriterProperties | None = None,
     ) -> int:
         """Append to or overwrite table `name` in one commit; returns the new version."""
+        exists = self.exists(name)
         write_deltalake(
-            self.table(name) if self.exists(name) else self.uri(name),
+            self.table(name) if exists else self.uri(name),
             data,
             mode=mode,
             partition_by=list(partition_by) if partition_by else None,
@@ -252,7 +277,7 @@ class Lakehouse:
     def commit_files(
         self,
         name: str,
-        files: Sequence[tuple[str, int, int]],
+        files: Sequence[WrittenFile],
         schema: pa.Schema | None,
         mode: WriteMode,
         *,
@@ -262,22 +287,27 @@ class Lakehouse:
     ) -> int:
         """Commit Parquet files already written into the table's folder, in one commit.
 
-        `files`: (path relative to the table, bytes, rows); `remove`: paths of current files
-        they replace (append mode); overwrite replaces every current file. `metrics` are
+        `files`: written into the table's folder, their statistics recorded (`stats`);
+        `remove`: paths of current files they replace (append mode); overwrite replaces
+        every current file. `metrics` are
         recorded as the commit's operation metrics (what `last_write_counts` reads).
         `schema` is needed only to create or overwrite the table (an append keeps its schema).
         """
         now = int(time.time() * 1000)
-        adds = [
-            AddAction(path, size, {}, now, True, json.dumps({"numRecords": rows}))
-            for path, size, rows in files
-        ]
         properties = _commit(metadata, metrics)
         exists = self.exists(name)
         if not exists or mode == "overwrite":
             if schema is None:
                 raise ValueError(f"table {name}: a schema is needed to create or overwrite it")
             delta_schema = Schema.from_arrow(_delta_types(schema))
+        arrow_schema = (
+            pa.schema(delta_schema.to_arrow())
+            if not exists or mode == "overwrite"
+            else self.arrow_schema(name)
+        )
+        adds = [
+            AddAction(f.path, f.size, {}, now, True, delta_stats(f, arrow_schema)) for f in files
+        ]
         if not exists:
             create_table_with_add_actions(
                 self.uri(name),

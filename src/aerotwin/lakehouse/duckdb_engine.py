@@ -10,7 +10,8 @@ import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.duckdb_merge import merge_files
-from aerotwin.lakehouse.files import BATCH_ROWS, cluster_column, write_query
+from aerotwin.lakehouse.engine import BATCH_COLUMN
+from aerotwin.lakehouse.files import BATCH_ROWS, cluster_column, files_overlapping, write_query
 
 
 class DuckDBEngine:
@@ -42,11 +43,17 @@ class DuckDBEngine:
         """
         return DuckDBEngine(self.lakehouse, con=self.con.cursor())
 
-    def register_table(self, view: str, table: str, where: str | None = None) -> None:
-        """Expose lakehouse table `table` (optionally filtered) as view `view`."""
-        condition = f" WHERE {where}" if where else ""
+    def register_table(self, view: str, table: str, after_batch: int | None = None) -> None:
+        """Expose lakehouse table `table` as view `view` (`after_batch`: see `Engine`)."""
+        condition = "" if after_batch is None else f" WHERE {BATCH_COLUMN} > {int(after_batch)}"
         files = self.lakehouse.plain_parquet_files(table)
         if files is not None:
+            if after_batch is not None:
+                # Only the files of later batches; one file if none (a view needs a schema).
+                later = {BATCH_COLUMN: (str(int(after_batch) + 1), None)}
+                files = (
+                    files_overlapping(self.con, self.lakehouse, table, files, later) or files[:1]
+                )
             # DuckDB's own Parquet reader is several times faster than an Arrow dataset scan.
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse
-from aerotwin.lakehouse.files import cluster_column, copy_files
+from aerotwin.lakehouse.files import cluster_column, copy_files, files_overlapping
+from aerotwin.lakehouse.stats import WrittenFile
 
 SRC, MATCH, DROP = "__m_source", "__m_match", "__m_drop"
 FILE, ROW = "__m_file", "__m_row"
@@ -32,27 +32,35 @@ def _scan(files: Sequence[str]) -> str:
     )
 
 
-def _key_filter(
+def _key_bounds(
     con: duckdb.DuckDBPyConnection, keys: Sequence[str], types: Mapping[str, str]
-) -> str:
-    """Each key between the source's min and max: lets DuckDB skip row groups by statistics.
+) -> dict[str, tuple[str, str]] | None:
+    """Each key's min and max over the source, as SQL literals of the key's type; None when
+    a key is NULL in every source row (nothing can match: NULL never does).
 
     `types`: the DuckDB type of each column of the source.
     """
-    # Bounds come back as text, to be cast back to the key's own type inside the filter.
+    # Bounds come back as text, to be cast back to the key's own type.
     bounds = con.execute(
         "SELECT "
         + ", ".join(f"CAST(min({k}) AS VARCHAR), CAST(max({k}) AS VARCHAR)" for k in keys)
         + f" FROM {SRC}"
     ).fetchall()[0]
     if any(b is None for b in bounds):
-        return "false"  # a key NULL in every source row: nothing can match (NULL never does)
-    terms = []
+        return None
+    literals = {}
     for i, key in enumerate(keys):
         low, high = (str(b).replace("'", "''") for b in bounds[2 * i : 2 * i + 2])
         kind = types[key]
-        terms.append(f"t.{key} BETWEEN CAST('{low}' AS {kind}) AND CAST('{high}' AS {kind})")
-    return " AND ".join(terms)
+        literals[key] = (f"CAST('{low}' AS {kind})", f"CAST('{high}' AS {kind})")
+    return literals
+
+
+def _key_filter(bounds: Mapping[str, tuple[str, str]] | None) -> str:
+    """Each key between the source's bounds: lets DuckDB skip row groups by statistics."""
+    if bounds is None:
+        return "false"
+    return " AND ".join(f"t.{k} BETWEEN {low} AND {high}" for k, (low, high) in bounds.items())
 
 
 def merge_files(
@@ -72,7 +80,7 @@ def merge_files(
 
     New files are clustered by the month of the first temporal key (see `files`).
     """
-    schema = pa.schema(lakehouse.table(name).schema().to_arrow())
+    schema = lakehouse.arrow_schema(name)
     # The target's own types: files added must match the table's schema exactly.
     con.register("__m_schema", schema.empty_table())
     types = dict(
@@ -83,18 +91,25 @@ def merge_files(
     typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SRC} AS SELECT {typed} FROM {view}")
     on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
-    scan = _scan(files) if files else None
+    bounds = _key_bounds(con, keys, types) if files else None
+    # Only files whose statistics overlap the source's keys can hold a match; a delete of
+    # unmatched rows must see every file.
+    matchable = (
+        files if delete_unmatched_where else _overlapping(con, lakehouse, name, files, bounds)
+    )
     if insert_only and not delete_unmatched_where:
-        return _insert_new(lakehouse, con, name, scan, keys, types, on, cluster_by, metadata)
+        scan = _scan(matchable) if matchable else None
+        return _insert_new(lakehouse, con, name, scan, bounds, on, cluster_by, metadata)
+    scan = _scan(files) if files else None
     replaces = "false" if insert_only else f"coalesce(({update_when or 'true'}), false)"
     source_keys = ", ".join(f"s.{k}" for k in keys)
-    if scan:
+    if matchable:
         # The matches straight from the target's files: DuckDB reads only the columns named
         # (keys, those `update_when` reads) of the row groups overlapping the source's keys.
         matches = (
             f"SELECT t.{FILE}, t.file_row_number AS {ROW}, {source_keys}, "
-            f"{replaces} AS __replace FROM {SRC} AS s JOIN {scan} AS t ON {on} "
-            f"WHERE {_key_filter(con, keys, types)}"
+            f"{replaces} AS __replace FROM {SRC} AS s JOIN {_scan(matchable)} AS t ON {on} "
+            f"WHERE {_key_filter(bounds)}"
         )
     else:
         matches = (
@@ -151,13 +166,25 @@ def merge_files(
     return version
 
 
+def _overlapping(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    name: str,
+    files: Sequence[str],
+    bounds: Mapping[str, tuple[str, str]] | None,
+) -> list[str]:
+    """The `files` that may hold a source key (none when no source key can match)."""
+    if bounds is None:
+        return []
+    return files_overlapping(con, lakehouse, name, files, bounds)
+
+
 def _insert_new(
     lakehouse: Lakehouse,
     con: duckdb.DuckDBPyConnection,
     name: str,
     scan: str | None,
-    keys: Sequence[str],
-    types: Mapping[str, str],
+    bounds: Mapping[str, tuple[str, str]] | None,
     on: str,
     cluster_by: str | None,
     metadata: dict[str, Any] | None,
@@ -171,10 +198,10 @@ def _insert_new(
     if scan:
         new_rows += (
             f" AS s WHERE NOT EXISTS (SELECT 1 FROM {scan} AS t "
-            f"WHERE {_key_filter(con, keys, types)} AND {on})"
+            f"WHERE {_key_filter(bounds)} AND {on})"
         )
     written = _new_files(lakehouse, con, name, new_rows, cluster_by)
-    inserted = sum(rows for _, _, rows in written)
+    inserted = sum(f.rows for f in written)
     version = lakehouse.commit_files(
         name,
         written,
@@ -193,8 +220,8 @@ def _new_files(
     name: str,
     sql: str,
     cluster_by: str | None,
-) -> list[tuple[str, int, int]]:
-    """`sql`'s rows written as new files of local table `name`: (path, bytes, rows) each."""
+) -> list[WrittenFile]:
+    """`sql`'s rows written as new files of local table `name`."""
     folder = lakehouse.local_path(name)
     assert folder is not None  # merge_files is for local tables only
-    return [(f.path, f.size, f.rows) for f in copy_files(con, sql, folder, cluster_by)]
+    return copy_files(con, sql, folder, cluster_by)

@@ -15,6 +15,8 @@ import pyarrow as pa
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 
 ENGINES = ("duckdb", "spark")
+# Bronze's batch: the version that added a row; the runner reads later batches incrementally.
+BATCH_COLUMN = "_batch_id"
 
 
 class Engine(Protocol):
@@ -23,8 +25,9 @@ class Engine(Protocol):
     name: str
     lakehouse: Lakehouse
 
-    def register_table(self, view: str, table: str, where: str | None = None) -> None:
-        """Expose lakehouse table `table` (optionally filtered) as view `view`."""
+    def register_table(self, view: str, table: str, after_batch: int | None = None) -> None:
+        """Expose lakehouse table `table` as view `view`; with `after_batch`, only its rows
+        of later batches (`BATCH_COLUMN`: the bronze version that added them)."""
 
     def register_arrow(self, view: str, data: pa.Table) -> None:
         """Expose an in-memory Arrow table as view `view`."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,12 @@ import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+from aerotwin.lakehouse.stats import WrittenFile
 
 BATCH_ROWS = 1_000_000
 CLUSTER = "__month"
 # Column types whose month clusters a table's files.
 TEMPORAL = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE")
-
-
-@dataclass(frozen=True)
-class WrittenFile:
-    """One Parquet file written into a table's folder: path relative to it, bytes, rows."""
-
-    path: str
-    size: int
-    rows: int
 
 
 def cluster_column(types: Mapping[str, str], keys: Sequence[str]) -> str | None:
@@ -78,13 +69,59 @@ def copy_files(
     quoted = str(target).replace("'", "''")
     written = con.execute(f"COPY ({sql}) TO '{quoted}' ({options})").fetchall()
     files = []
-    for name, rows, size, *_ in written:
+    for name, rows, size, _footer, columns, *_ in written:
         path = Path(name)
         if not rows:
             path.unlink(missing_ok=True)  # an empty result still writes a file: nothing to add
             continue
-        files.append(WrittenFile(path.relative_to(folder).as_posix(), int(size), int(rows)))
+        relative = path.relative_to(folder).as_posix()
+        files.append(WrittenFile(relative, int(size), int(rows), columns or {}))
     return files
+
+
+def files_overlapping(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    name: str,
+    files: Sequence[str],
+    ranges: Mapping[str, tuple[str | None, str | None]],
+) -> list[str]:
+    """Those of table `name`'s current `files` whose statistics overlap every range.
+
+    `ranges`: column -> (low, high), SQL expressions of the column's type (None: open side).
+    A file without statistics for a column may hold anything there: it is kept. Without this
+    a daily run opened every file of a table (a year of days) to find its own few.
+    """
+    stats = lakehouse.file_stats(name)
+    present = set(stats.column_names)
+    terms, needed = [], ["path"]
+    for column, (low, high) in ranges.items():
+        least, most = f"min.{column}", f"max.{column}"
+        if least not in present or most not in present:
+            continue
+        needed += [least, most]
+        # Delta's timestamps keep milliseconds: a writer that truncates leaves max 1 ms short.
+        widened = f'"{most}"'
+        if pa.types.is_timestamp(stats.schema.field(most).type):
+            widened += " + INTERVAL 1 MILLISECOND"
+        if low is not None:
+            terms.append(f'("{most}" IS NULL OR {widened} >= {low})')
+        if high is not None:
+            terms.append(f'("{least}" IS NULL OR "{least}" <= {high})')
+    if not terms:
+        return list(files)
+    con.register("__file_stats", stats.select(needed))
+    try:
+        kept = {
+            path
+            for (path,) in con.execute(
+                f"SELECT path FROM __file_stats WHERE {' AND '.join(terms)}"
+            ).fetchall()
+        }
+    finally:
+        con.unregister("__file_stats")
+    folder = f"{lakehouse.local_path(name)}/"
+    return [f for f in files if f.removeprefix(folder) in kept]
 
 
 def write_query(
@@ -112,7 +149,7 @@ def write_query(
     needs_schema = mode == "overwrite" or not lakehouse.exists(name)
     return lakehouse.commit_files(
         name,
-        [(f.path, f.size, f.rows) for f in files],
+        files,
         schema_of(con, sql) if needs_schema else None,
         mode,
         metadata=metadata,

@@ -11,6 +11,7 @@ import pyarrow as pa
 import sqlglot
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+from aerotwin.lakehouse.engine import BATCH_COLUMN
 from aerotwin.lakehouse.spark_jars import local_jars
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -74,8 +75,8 @@ class SparkEngine:
     def _sql(self, duckdb_sql: str) -> Any:
         return self.spark.sql(to_spark_sql(duckdb_sql))
 
-    def register_table(self, view: str, table: str, where: str | None = None) -> None:
-        """Expose lakehouse table `table` (optionally filtered) as view `view`."""
+    def register_table(self, view: str, table: str, after_batch: int | None = None) -> None:
+        """Expose lakehouse table `table` as view `view` (`after_batch`: see `Engine`)."""
         # Reading a Delta table replays its log (a Spark job): reuse it while its version holds.
         key = (table, self.lakehouse.version(table))
         frame = self._tables.get(key)
@@ -83,8 +84,9 @@ class SparkEngine:
             frame = self.spark.read.format("delta").load(self.lakehouse.uri(table))
             self._tables = {k: v for k, v in self._tables.items() if k[0] != table}
             self._tables[key] = frame
-        if where:
-            frame = frame.where(to_spark_sql(f"SELECT * FROM t WHERE {where}").split("WHERE", 1)[1])
+        if after_batch is not None:
+            # Delta's data skipping reads only the files of later batches (their statistics).
+            frame = frame.where(frame[BATCH_COLUMN] > int(after_batch))
         frame.createOrReplaceTempView(view)
 
     def register_arrow(self, view: str, data: pa.Table) -> None:

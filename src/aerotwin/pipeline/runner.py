@@ -222,10 +222,8 @@ def _derive(
         and previous.get(table.incremental_input) is not None
     )
     for inp in table.inputs:
-        where = None
-        if incremental and inp == table.incremental_input:
-            where = f"_batch_id > {int(previous[inp])}"
-        engine.register_table(inp, inp, where)
+        after = int(previous[inp]) if incremental and inp == table.incremental_input else None
+        engine.register_table(inp, inp, after)
     engine.view(DEF, table.sql or "")
     # The stage has the definition's columns (and __rule, the warn flags): asked once.
     defined = engine.columns(DEF)
