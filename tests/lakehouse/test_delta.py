@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.files import write_query
 
 
 def _rows(lakehouse: Lakehouse, name: str) -> list[dict[str, object]]:
@@ -97,3 +99,20 @@ def test_a_log_folder_without_a_commit_is_not_a_table(tmp_path: Path) -> None:
     lakehouse.write("t", pa.table({"k": [1]}), "append")
     (tmp_path / "half" / "_delta_log").mkdir(parents=True)  # a run killed before the commit
     assert lakehouse.names() == ["t"]
+
+
+def test_tables_checkpoint_every_ten_commits(tmp_path: Path) -> None:
+    # A daily run adds a commit a day: reading the log replays the commits since the last
+    # checkpoint, so checkpoints come every 10 commits, not Delta's default 100. Both ways
+    # of creating a table: deltalake's writer, and DuckDB's files committed.
+    lakehouse = Lakehouse(str(tmp_path))
+    con = duckdb.connect()
+    for i in range(11):
+        lakehouse.write("a", pa.table({"k": [i]}), "append")
+        write_query(lakehouse, con, f"SELECT {i} AS k", "b", "append")
+    for name in ("a", "b"):
+        log = tmp_path / name / "_delta_log"
+        assert [p.name for p in log.glob("*.checkpoint.parquet")] == [
+            "00000000000000000009.checkpoint.parquet"
+        ]
+        assert lakehouse.state(name).rows == 11

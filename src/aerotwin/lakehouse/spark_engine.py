@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import sqlglot
 
-from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+from aerotwin.lakehouse.delta import TABLE_PROPERTIES, Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import BATCH_COLUMN
 from aerotwin.lakehouse.spark_jars import local_jars
 
@@ -56,6 +56,11 @@ def build_session(
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.driver.memory", "4g")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        # The tables' properties as the DuckDB engine creates them (`TABLE_PROPERTIES`).
+        .config(
+            "spark.databricks.delta.properties.defaults.checkpointInterval",
+            TABLE_PROPERTIES["delta.checkpointInterval"],
+        )
         .getOrCreate()
     )
 
