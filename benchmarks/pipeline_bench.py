@@ -6,8 +6,9 @@ The landing zone is simulated once into DIR (default /tmp/aerotwin-bench-500x365
 Each measurement runs in a fresh process (peak memory = that process's peak resident set;
 Spark adds its JVM's). Telemetry rows/s = bronze telemetry rows / wall time of the run.
 Runs: (1) DuckDB from an empty lakehouse over all days; (2) `--full-refresh` (silver rebuilt
-from bronze); (3) one new day incrementally on top of the other days (`--repeat` times, each
-from a copy of the lakehouse before it); (4) DuckDB and Spark from an empty lakehouse over
+from bronze); (3) one new day incrementally on top of the other days, as daily operation leaves
+them (the last `--daily-runs` days ran one by one before it), `--repeat` times, each from a
+copy of the lakehouse before it; (4) DuckDB and Spark from an empty lakehouse over
 the first `--spark-days` days (same files, symlinked).
 """
 
@@ -154,7 +155,11 @@ def _jvm_usage(engine: Any) -> tuple[float, float]:
 
 
 def _run_child(
-    data_dir: Path, engine: str, full_refresh: bool = False, floor: bool = False
+    data_dir: Path,
+    engine: str,
+    full_refresh: bool = False,
+    floor: bool = False,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     command = [sys.executable, "-m", "benchmarks.pipeline_bench", "child", str(data_dir), engine]
     if full_refresh:
@@ -166,7 +171,8 @@ def _run_child(
     result = json.loads(out.strip().splitlines()[-1])
     # The machine is shared: the 1-minute load average says how much others were running.
     result["load_1m_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-    print(json.dumps(result), flush=True)
+    if not quiet:
+        print(json.dumps(result), flush=True)
     return dict(result)
 
 
@@ -223,6 +229,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the new day")
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument(
+        "--daily-runs", type=int, default=30, help="days run one by one before the new day"
+    )
     args = parser.parse_args(argv)
     python = platform.python_version()
     print(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {python}")
@@ -238,16 +247,22 @@ def main(argv: list[str]) -> int:
         _run_child(full, "duckdb", full_refresh=True)
         incremental = work / "incremental"
         last = _last_day(args.data_dir / "landing")
-        # The new day: the last day's files and the late records that arrive after it.
-        _linked_landing(args.data_dir, incremental, {d for d in dates if d < last})
-        print(f"# DuckDB, days before {last} (set-up, not the measurement)")
+        # As daily operation leaves the lakehouse: all but the last `--daily-runs` days in
+        # one run, then one run per day (each adds files); then the new day is measured.
+        daily = [d for d in dates if d < last][-args.daily_runs :] if args.daily_runs else []
+        first_daily = daily[0] if daily else last
+        _linked_landing(args.data_dir, incremental, {d for d in dates if d < first_daily})
+        print(f"# DuckDB, days before {first_daily}, then {len(daily)} daily runs (set-up)")
         _run_child(incremental, "duckdb")
         source = args.data_dir / "landing"
-        for part in source.glob("*/date=*"):
-            if part.name >= last:
-                feed = incremental / "landing" / part.parent.name
-                feed.mkdir(exist_ok=True)
-                os.symlink(part, feed / part.name)
+        for day in [*daily, None]:
+            for part in source.glob("*/date=*"):
+                if part.name == day or (day is None and part.name >= last):
+                    feed = incremental / "landing" / part.parent.name
+                    feed.mkdir(exist_ok=True)
+                    os.symlink(part, feed / part.name)
+            if day is not None:
+                _run_child(incremental, "duckdb", quiet=True)
         # A run of one or two seconds is at the mercy of a shared machine: measure it
         # `--repeat` times, each from a copy of the lakehouse as it was before the new day.
         before = work / "incremental-before"
