@@ -50,10 +50,8 @@ class DuckDBEngine:
         if files is not None:
             if after_batch is not None:
                 # Only the files of later batches; one file if none (a view needs a schema).
-                later = {BATCH_COLUMN: (str(int(after_batch) + 1), None)}
-                files = (
-                    files_overlapping(self.con, self.lakehouse, table, files, later) or files[:1]
-                )
+                later = {BATCH_COLUMN: (int(after_batch) + 1, None)}
+                files = files_overlapping(self.lakehouse, table, files, later) or files[:1]
             # DuckDB's own Parquet reader is several times faster than an Arrow dataset scan.
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"

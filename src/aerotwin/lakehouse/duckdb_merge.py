@@ -12,6 +12,7 @@ old files and adds the new ones. Same semantics as `Lakehouse.merge`: keys match
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -32,35 +33,50 @@ def _scan(files: Sequence[str]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class KeyBounds:
+    """Each key's min and max over the source: as values (to skip files by their
+    statistics) and as SQL literals of the key's type (to skip row groups)."""
+
+    values: dict[str, tuple[Any, Any]]
+    literals: dict[str, tuple[str, str]]
+
+
 def _key_bounds(
     con: duckdb.DuckDBPyConnection, keys: Sequence[str], types: Mapping[str, str]
-) -> dict[str, tuple[str, str]] | None:
-    """Each key's min and max over the source, as SQL literals of the key's type; None when
-    a key is NULL in every source row (nothing can match: NULL never does).
-
-    `types`: the DuckDB type of each column of the source.
-    """
-    # Bounds come back as text, to be cast back to the key's own type.
-    bounds = con.execute(
+) -> KeyBounds | None:
+    """The source's key bounds; None when a key is NULL in every source row (nothing can
+    match: NULL never does). `types`: the DuckDB type of each column of the source."""
+    # Literals come back as text, to be cast back to the key's own type.
+    row = con.execute(
         "SELECT "
-        + ", ".join(f"CAST(min({k}) AS VARCHAR), CAST(max({k}) AS VARCHAR)" for k in keys)
+        + ", ".join(
+            f"min({k}), max({k}), CAST(min({k}) AS VARCHAR), CAST(max({k}) AS VARCHAR)"
+            for k in keys
+        )
         + f" FROM {SRC}"
     ).fetchall()[0]
-    if any(b is None for b in bounds):
+    if any(v is None for v in row):
         return None
-    literals = {}
+    values, literals = {}, {}
     for i, key in enumerate(keys):
-        low, high = (str(b).replace("'", "''") for b in bounds[2 * i : 2 * i + 2])
+        low, high, low_text, high_text = row[4 * i : 4 * i + 4]
+        values[key] = (low, high)
         kind = types[key]
-        literals[key] = (f"CAST('{low}' AS {kind})", f"CAST('{high}' AS {kind})")
-    return literals
+        literals[key] = tuple(  # type: ignore[assignment]
+            f"CAST('{str(t).replace(chr(39), chr(39) * 2)}' AS {kind})"
+            for t in (low_text, high_text)
+        )
+    return KeyBounds(values, literals)
 
 
-def _key_filter(bounds: Mapping[str, tuple[str, str]] | None) -> str:
+def _key_filter(bounds: KeyBounds | None) -> str:
     """Each key between the source's bounds: lets DuckDB skip row groups by statistics."""
     if bounds is None:
         return "false"
-    return " AND ".join(f"t.{k} BETWEEN {low} AND {high}" for k, (low, high) in bounds.items())
+    return " AND ".join(
+        f"t.{k} BETWEEN {low} AND {high}" for k, (low, high) in bounds.literals.items()
+    )
 
 
 def merge_files(
@@ -94,9 +110,7 @@ def merge_files(
     bounds = _key_bounds(con, keys, types) if files else None
     # Only files whose statistics overlap the source's keys can hold a match; a delete of
     # unmatched rows must see every file.
-    matchable = (
-        files if delete_unmatched_where else _overlapping(con, lakehouse, name, files, bounds)
-    )
+    matchable = files if delete_unmatched_where else _overlapping(lakehouse, name, files, bounds)
     if insert_only and not delete_unmatched_where:
         scan = _scan(matchable) if matchable else None
         return _insert_new(lakehouse, con, name, scan, bounds, on, cluster_by, metadata)
@@ -167,16 +181,15 @@ def merge_files(
 
 
 def _overlapping(
-    con: duckdb.DuckDBPyConnection,
     lakehouse: Lakehouse,
     name: str,
     files: Sequence[str],
-    bounds: Mapping[str, tuple[str, str]] | None,
+    bounds: KeyBounds | None,
 ) -> list[str]:
     """The `files` that may hold a source key (none when no source key can match)."""
     if bounds is None:
         return []
-    return files_overlapping(con, lakehouse, name, files, bounds)
+    return files_overlapping(lakehouse, name, files, bounds.values)
 
 
 def _insert_new(
@@ -184,7 +197,7 @@ def _insert_new(
     con: duckdb.DuckDBPyConnection,
     name: str,
     scan: str | None,
-    bounds: Mapping[str, tuple[str, str]] | None,
+    bounds: KeyBounds | None,
     on: str,
     cluster_by: str | None,
     metadata: dict[str, Any] | None,

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
-from aerotwin.lakehouse.stats import WrittenFile
+from aerotwin.lakehouse.stats import WrittenFile, overlapping_paths
 
 BATCH_ROWS = 1_000_000
 CLUSTER = "__month"
@@ -80,46 +80,16 @@ def copy_files(
 
 
 def files_overlapping(
-    con: duckdb.DuckDBPyConnection,
     lakehouse: Lakehouse,
     name: str,
     files: Sequence[str],
-    ranges: Mapping[str, tuple[str | None, str | None]],
+    ranges: Mapping[str, tuple[Any, Any]],
 ) -> list[str]:
-    """Those of table `name`'s current `files` whose statistics overlap every range.
-
-    `ranges`: column -> (low, high), SQL expressions of the column's type (None: open side).
-    A file without statistics for a column may hold anything there: it is kept. Without this
-    a daily run opened every file of a table (a year of days) to find its own few.
+    """Those of table `name`'s current `files` whose statistics overlap every range
+    (`stats.overlapping_paths`). Without this a daily run opened every file of a table (a
+    year of days) to find its own few.
     """
-    stats = lakehouse.file_stats(name)
-    present = set(stats.column_names)
-    terms, needed = [], ["path"]
-    for column, (low, high) in ranges.items():
-        least, most = f"min.{column}", f"max.{column}"
-        if least not in present or most not in present:
-            continue
-        needed += [least, most]
-        # Delta's timestamps keep milliseconds: a writer that truncates leaves max 1 ms short.
-        widened = f'"{most}"'
-        if pa.types.is_timestamp(stats.schema.field(most).type):
-            widened += " + INTERVAL 1 MILLISECOND"
-        if low is not None:
-            terms.append(f'("{most}" IS NULL OR {widened} >= {low})')
-        if high is not None:
-            terms.append(f'("{least}" IS NULL OR "{least}" <= {high})')
-    if not terms:
-        return list(files)
-    con.register("__file_stats", stats.select(needed))
-    try:
-        kept = {
-            path
-            for (path,) in con.execute(
-                f"SELECT path FROM __file_stats WHERE {' AND '.join(terms)}"
-            ).fetchall()
-        }
-    finally:
-        con.unregister("__file_stats")
+    kept = overlapping_paths(lakehouse.file_stats(name), ranges)
     folder = f"{lakehouse.local_path(name)}/"
     return [f for f in files if f.removeprefix(folder) in kept]
 

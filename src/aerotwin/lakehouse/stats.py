@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 MILLISECOND = dt.timedelta(milliseconds=1)
 
@@ -52,6 +54,31 @@ def delta_stats(file: WrittenFile, schema: pa.Schema) -> str:
             return json.dumps(stats)
         nulls[column.name] = count or 0
     return json.dumps({**stats, "minValues": low, "maxValues": high, "nullCount": nulls})
+
+
+def overlapping_paths(stats: pa.Table, ranges: Mapping[str, tuple[Any, Any]]) -> set[str]:
+    """Paths of the files (rows of `stats`, as `Lakehouse.file_stats` gives them) whose
+    statistics overlap every range: column -> (low, high), Python values (None: open side).
+
+    A file without statistics for a column may hold anything there: it is kept.
+    """
+    keep = np.ones(stats.num_rows, dtype=bool)
+    for column, (low, high) in ranges.items():
+        if f"min.{column}" not in stats.column_names:
+            continue
+        least, most = stats.column(f"min.{column}"), stats.column(f"max.{column}")
+        if pa.types.is_timestamp(most.type):
+            # Delta's timestamps keep milliseconds: a writer that truncates is 1 ms short.
+            most = pc.add(most, pa.scalar(MILLISECOND))
+        if low is not None:
+            keep &= _true_or_unknown(pc.greater_equal(most, low))
+        if high is not None:
+            keep &= _true_or_unknown(pc.less_equal(least, high))
+    return set(stats.column("path").filter(pa.array(keep)).to_pylist())
+
+
+def _true_or_unknown(flags: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(flags, True).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _bound(stat: Mapping[str, str], key: str, kind: pa.DataType) -> Any:
