@@ -63,10 +63,8 @@ def _key_bounds(
         low, high, low_text, high_text = row[4 * i : 4 * i + 4]
         values[key] = (low, high)
         kind = types[key]
-        literals[key] = tuple(  # type: ignore[assignment]
-            f"CAST('{str(t).replace(chr(39), chr(39) * 2)}' AS {kind})"
-            for t in (low_text, high_text)
-        )
+        low_sql, high_sql = (str(t).replace("'", "''") for t in (low_text, high_text))
+        literals[key] = (f"CAST('{low_sql}' AS {kind})", f"CAST('{high_sql}' AS {kind})")
     return KeyBounds(values, literals)
 
 
