@@ -363,6 +363,46 @@ def tables_cmd(ctx: typer.Context) -> None:
     Console().print(tables_table(Lakehouse.from_settings(_settings(ctx))))
 
 
+@app.command("optimize")
+def optimize_cmd(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="tables (default: all)", show_default=False)
+    ] = None,
+    retain_hours: Annotated[
+        int, typer.Option(min=0, help="keep files a version this recent still reads")
+    ] = 168,
+) -> None:
+    """Compact each table's small files (per month) and delete files no version needs.
+
+    Daily runs add a small file per table per day; merges leave replaced files on disk.
+    Neither step changes a row, and the pipeline does not take them for new input.
+    """
+    from rich.progress import Progress
+
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.lakehouse.maintenance import maintain
+    from aerotwin.pipeline.report import maintenance_table
+
+    lakehouse = Lakehouse.from_settings(_settings(ctx))
+    existing = lakehouse.names()
+    unknown = sorted(set(names or []) - set(existing))
+    if unknown:
+        Console(stderr=True).print(f"[red]error:[/red] tables: no table {', '.join(unknown)}")
+        raise typer.Exit(2)
+    chosen = names or existing
+    console = Console()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("optimize", total=len(chosen))
+        done = maintain(
+            lakehouse,
+            chosen,
+            retain_hours=retain_hours,
+            on_table=lambda _: progress.advance(task),
+        )
+    console.print(maintenance_table(done))
+
+
 @app.command("sql")
 def sql_cmd(
     ctx: typer.Context,

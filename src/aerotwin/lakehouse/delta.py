@@ -25,6 +25,10 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 from aerotwin.lakehouse.stats import WrittenFile, delta_stats
 
 METADATA_KEY = "userMetadata"
+# In a commit's pipeline metadata: the commit only rearranged files (compaction), no row changed.
+MAINTENANCE_KEY = "maintenance"
+# Commits deltalake makes itself that change no row.
+MAINTENANCE_OPERATIONS = ("OPTIMIZE", "VACUUM START", "VACUUM END")
 # Set on the tables this package creates. A daily run adds a commit or two per table, and
 # reading a log replays every commit since its last checkpoint (~0.6 ms each): with Delta's
 # default of 100, 60 days of daily runs cost each table ~40 ms per read, and ~10 with 10.
@@ -190,6 +194,33 @@ class Lakehouse:
         ts = history[0].get("timestamp") if history else None
         return TableState(name, table.version(), rows, int(ts) if ts is not None else None)
 
+    def data_version(self, name: str) -> int | None:
+        """The version of the newest commit that changed the table's rows (None: no table).
+
+        Maintenance (compaction, vacuum) adds commits that change no row: the pipeline
+        watermarks on this, so maintenance is never taken for new input.
+        """
+        if not self.exists(name):
+            return None
+        found: int = self._memoized(name, "data_version", _data_version)
+        return found
+
+    def vacuum(self, name: str, retain_hours: int) -> int:
+        """Delete the files of table `name` that no version of the last `retain_hours` reads,
+        and files no commit lists (a run killed before its commit); how many were deleted."""
+        table = self.table(name)
+        metadata = {**(self.commit_metadata(name) or {}), MAINTENANCE_KEY: "vacuum"}
+        deleted = table.vacuum(
+            retention_hours=retain_hours,
+            dry_run=False,
+            # Delta refuses a retention under the table's (a week) unless told; the caller was.
+            enforce_retention_duration=False,
+            full=True,
+            commit_properties=_commit(metadata),
+        )
+        self.advanced(name)
+        return len(deleted)
+
     def commit_metadata(self, name: str, depth: int = 50) -> dict[str, Any] | None:
         """The pipeline metadata of the newest commit that has some (None when none has)."""
         if not self.exists(name):
@@ -283,6 +314,7 @@ class Lakehouse:
         remove: Sequence[str] = (),
         metadata: Mapping[str, Any] | None = None,
         metrics: Mapping[str, int] | None = None,
+        data_change: bool = True,
     ) -> int:
         """Commit Parquet files already written into the table's folder, in one commit.
 
@@ -291,6 +323,7 @@ class Lakehouse:
         every current file. `metrics` are
         recorded as the commit's operation metrics (what `last_write_counts` reads).
         `schema` is needed only to create or overwrite the table (an append keeps its schema).
+        `data_change=False`: the files hold rows the table had already (compaction).
         """
         now = int(time.time() * 1000)
         properties = _commit(metadata, metrics)
@@ -305,7 +338,8 @@ class Lakehouse:
             else self.arrow_schema(name)
         )
         adds = [
-            AddAction(f.path, f.size, {}, now, True, delta_stats(f, arrow_schema)) for f in files
+            AddAction(f.path, f.size, {}, now, data_change, delta_stats(f, arrow_schema))
+            for f in files
         ]
         if not exists:
             create_table_with_add_actions(
@@ -319,7 +353,7 @@ class Lakehouse:
             )
             return self.committed(name)
         table = self.table(name)
-        removes = [RemoveAction(path, True, now) for path in remove]
+        removes = [RemoveAction(path, data_change, now) for path in remove]
         table.create_write_transaction(
             [*adds, *removes],
             mode=mode,
@@ -350,6 +384,17 @@ def _pipeline_metadata(table: DeltaTable, depth: int) -> dict[str, Any] | None:
             if raw:
                 return dict(json.loads(raw))
     return None
+
+
+def _data_version(table: DeltaTable) -> int:
+    """The newest version whose commit is not maintenance (see `Lakehouse.data_version`)."""
+    for limit in (1, 100):
+        for entry in table.history(limit):
+            raw = entry.get(METADATA_KEY)
+            marked = bool(raw) and MAINTENANCE_KEY in json.loads(raw)
+            if not marked and entry.get("operation") not in MAINTENANCE_OPERATIONS:
+                return int(entry["version"])
+    return table.version()  # 100 maintenance commits in a row: count the newest as data
 
 
 def _operation_metrics(table: DeltaTable) -> dict[str, Any]:

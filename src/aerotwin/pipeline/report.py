@@ -13,6 +13,7 @@ from rich.table import Table
 
 from aerotwin.lakehouse.catalog import CatalogEntry, entries, query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.maintenance import Maintained
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import EVENTS_TABLE, QUARANTINE_TABLE, TableRun
 from aerotwin.pipeline.registry import load_tables
@@ -84,6 +85,16 @@ def tables_table(lakehouse: Lakehouse) -> Table:
     for entry in entries(lakehouse, layers()):
         updated = entry.last_update.strftime("%Y-%m-%d %H:%M:%S") if entry.last_update else "-"
         table.add_row(entry.layer, entry.name, f"{entry.rows:,}", str(entry.version), updated)
+    return table
+
+
+def maintenance_table(done: list[Maintained]) -> Table:
+    """`aerotwin optimize`: files before and after compaction, files deleted, per table."""
+    table = Table(title="Maintenance: small files compacted, unneeded files deleted")
+    for column in ("table", "files before", "files after", "files deleted"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for m in done:
+        table.add_row(m.table, f"{m.files_before:,}", f"{m.files_after:,}", f"{m.files_deleted:,}")
     return table
 
 

@@ -185,7 +185,8 @@ def _declare_external(lakehouse: Lakehouse, table: TableDef, run: TableRun) -> N
 
 
 def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | None]:
-    return {inp: lakehouse.version(inp) for inp in table.inputs}
+    # Data versions: a compaction or vacuum of an input is not new input.
+    return {inp: lakehouse.data_version(inp) for inp in table.inputs}
 
 
 def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> bool:

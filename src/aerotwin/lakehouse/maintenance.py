@@ -1,0 +1,137 @@
+"""Table maintenance: compaction of small files and removal of files no version needs.
+
+Daily runs add a small file per table per day (per month folder), and merges leave the files
+they replaced on disk. `compact` rewrites each folder's small files into one, in a commit
+that changes no row (`dataChange` false, marked as maintenance in its metadata); `vacuum`
+deletes the files no version within the retention period reads, and files no commit ever
+listed (those of a run killed before its commit). Neither moves a table's data version
+(`Lakehouse.data_version`), so the pipeline does not take them for new input.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import duckdb
+
+from aerotwin.lakehouse.delta import MAINTENANCE_KEY, Lakehouse
+from aerotwin.lakehouse.stats import WrittenFile
+
+# A file this large is left as it is; smaller ones in the same folder are merged.
+TARGET_BYTES = 128 * 1024 * 1024
+DEFAULT_RETAIN_HOURS = 168  # Delta's default: a reader of a week-old version still works
+
+
+@dataclass(frozen=True)
+class Maintained:
+    """What maintenance did to one table."""
+
+    table: str
+    files_before: int
+    files_after: int
+    files_deleted: int
+    version: int | None  # the compaction's commit, None when nothing needed compacting
+
+
+def small_file_groups(
+    paths: Sequence[str], sizes: Sequence[int], target_bytes: int = TARGET_BYTES
+) -> list[list[str]]:
+    """The small files to merge: per folder (a month cluster stays one month), files under
+    `target_bytes` packed into groups of about `target_bytes`; a group of one is left as it
+    is. Paths as the log records them."""
+    by_folder: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for path, size in zip(paths, sizes, strict=True):
+        if size < target_bytes:
+            by_folder[_cluster(path)].append((path, size))
+    groups: list[list[str]] = []
+    for _, files in sorted(by_folder.items()):
+        group: list[str] = []
+        total = 0
+        for path, size in sorted(files):
+            group.append(path)
+            total += size
+            if total >= target_bytes:
+                groups.append(group)
+                group, total = [], 0
+        groups.append(group)
+    return [g for g in groups if len(g) > 1]
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _cluster(path: str) -> str:
+    """A write's files live in part-<id>/[__month=<m>/]: the month folder, or ""."""
+    parent = PurePosixPath(path).parent.name
+    return parent if parent.startswith("__") else ""
+
+
+def compact(
+    lakehouse: Lakehouse, con: duckdb.DuckDBPyConnection, name: str
+) -> tuple[int, int, int | None]:
+    """Merge the small files of local table `name` (per month folder) in one commit that
+    changes no row. Returns (files before, files after, the commit's version or None)."""
+    files = lakehouse.plain_parquet_files(name)
+    folder = lakehouse.local_path(name)
+    if files is None or folder is None:
+        return (len(files or []), len(files or []), None)  # remote or partitioned: left alone
+    stats = lakehouse.file_stats(name)
+    groups = small_file_groups(
+        stats.column("path").to_pylist(), stats.column("size_bytes").to_pylist()
+    )
+    if not groups:
+        return (len(files), len(files), None)
+    columns = ", ".join(f'"{f.name}"' for f in lakehouse.arrow_schema(name))
+    written: list[WrittenFile] = []
+    for group in groups:
+        target = PurePosixPath(f"part-{uuid.uuid4().hex}") / _cluster(group[0]) / "data_0.parquet"
+        (folder / target).parent.mkdir(parents=True, exist_ok=True)
+        listed = ", ".join(_quoted(folder / p) for p in group)
+        rows = con.execute(
+            f"COPY (SELECT {columns} FROM read_parquet([{listed}], union_by_name = true, "
+            f"hive_partitioning = false)) TO {_quoted(folder / target)} "
+            "(FORMAT parquet, COMPRESSION snappy, RETURN_STATS true)"
+        ).fetchall()
+        for _, count, size, _footer, column_stats, *_ in rows:
+            written.append(WrittenFile(target.as_posix(), int(size), int(count), column_stats))
+    metadata = {**(lakehouse.commit_metadata(name) or {}), MAINTENANCE_KEY: "compact"}
+    version = lakehouse.commit_files(
+        name,
+        written,
+        None,
+        "append",
+        remove=[p for group in groups for p in group],
+        metadata=metadata,
+        data_change=False,
+    )
+    removed = sum(len(g) for g in groups)
+    return (len(files), len(files) - removed + len(written), version)
+
+
+def maintain(
+    lakehouse: Lakehouse,
+    names: Sequence[str],
+    *,
+    retain_hours: int = DEFAULT_RETAIN_HOURS,
+    on_table: Callable[[str], None] | None = None,
+) -> list[Maintained]:
+    """Compact, then vacuum, each of `names` (local tables; others are vacuumed only)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # the command draws its own
+    done = []
+    try:
+        for name in names:
+            before, after, version = compact(lakehouse, con, name)
+            deleted = lakehouse.vacuum(name, retain_hours)
+            done.append(Maintained(name, before, after, deleted, version))
+            if on_table is not None:
+                on_table(name)
+    finally:
+        con.close()
+    return done
