@@ -97,6 +97,13 @@ def test_compaction_and_vacuum_change_no_row_and_are_not_new_input(
         assert _rows(fresh, name).equals(before[name])
         assert fresh.version(name) > (fresh.data_version(name) or 0)  # maintenance commits
 
+    assert (
+        compacted["bronze_telemetry_engine"].files_deleted
+        == files_before["bronze_telemetry_engine"]
+    )  # the daily files, replaced by the compacted one
+    again = maintain(fresh, ["flights"], retain_hours=0)[0]
+    assert (again.files_after, again.files_deleted, again.version) == (1, 0, None)
+
     rerun = _run(settings)
     assert rerun.changed == []  # a compacted or vacuumed input is not new input
 

@@ -209,17 +209,25 @@ class Lakehouse:
         """Delete the files of table `name` that no version of the last `retain_hours` reads,
         and files no commit lists (a run killed before its commit); how many were deleted."""
         table = self.table(name)
-        metadata = {**(self.commit_metadata(name) or {}), MAINTENANCE_KEY: "vacuum"}
-        deleted = table.vacuum(
-            retention_hours=retain_hours,
-            dry_run=False,
+        options: dict[str, Any] = {
+            "retention_hours": retain_hours,
             # Delta refuses a retention under the table's (a week) unless told; the caller was.
-            enforce_retention_duration=False,
-            full=True,
-            commit_properties=_commit(metadata),
-        )
+            "enforce_retention_duration": False,
+            "full": True,
+        }
+        # deltalake lists every tombstone, also of files an earlier vacuum already deleted.
+        folder = self.local_path(name)
+        doomed = [
+            p
+            for p in table.vacuum(dry_run=True, **options)
+            if folder is None or (folder / p).exists()
+        ]
+        if not doomed:
+            return 0  # and no commit: nothing changed
+        metadata = {**(self.commit_metadata(name) or {}), MAINTENANCE_KEY: "vacuum"}
+        table.vacuum(dry_run=False, commit_properties=_commit(metadata), **options)
         self.advanced(name)
-        return len(deleted)
+        return len(doomed)
 
     def commit_metadata(self, name: str, depth: int = 50) -> dict[str, Any] | None:
         """The pipeline metadata of the newest commit that has some (None when none has)."""
