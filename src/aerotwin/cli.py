@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -66,7 +67,7 @@ def _demo_simulate(
     print_summary(simulate_with_progress(demo_settings, console), console)
 
 
-def _sim_settings(settings: Settings, options: dict[str, object]) -> Settings:
+def _sim_settings(settings: Settings, options: Mapping[str, object]) -> Settings:
     """Settings with `sim` options from the command line applied, or exit 2 naming the bad key."""
     from aerotwin.config import with_section
 

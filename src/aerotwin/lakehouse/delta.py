@@ -263,17 +263,17 @@ class Lakehouse:
     ) -> int:
         """Append to or overwrite table `name` in one commit; returns the new version."""
         exists = self.exists(name)
-        write_deltalake(
-            self.table(name) if exists else self.uri(name),
-            data,
-            configuration=None if exists else TABLE_PROPERTIES,
-            mode=mode,
-            partition_by=list(partition_by) if partition_by else None,
-            schema_mode="overwrite" if mode == "overwrite" else None,
-            storage_options=self.storage_options,
-            commit_properties=_commit(metadata),
-            writer_properties=writer_properties,
-        )
+        # One dict: deltalake's overloads take mode and writer properties as literals only.
+        options: dict[str, Any] = {
+            "configuration": None if exists else TABLE_PROPERTIES,
+            "mode": mode,
+            "partition_by": list(partition_by) if partition_by else None,
+            "schema_mode": "overwrite" if mode == "overwrite" else None,
+            "storage_options": self.storage_options,
+            "commit_properties": _commit(metadata),
+            "writer_properties": writer_properties,
+        }
+        write_deltalake(self.table(name) if exists else self.uri(name), data, **options)
         return self.committed(name)
 
     def merge(
@@ -399,7 +399,7 @@ def _data_version(table: DeltaTable) -> int:
     for limit in (1, 100):
         for entry in table.history(limit):
             raw = entry.get(METADATA_KEY)
-            marked = bool(raw) and MAINTENANCE_KEY in json.loads(raw)
+            marked = MAINTENANCE_KEY in json.loads(raw) if raw else False
             if not marked and entry.get("operation") not in MAINTENANCE_OPERATIONS:
                 return int(entry["version"])
     return table.version()  # 100 maintenance commits in a row: count the newest as data

@@ -27,7 +27,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.files import write_query
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.definitions import LandingSource, TableDef
@@ -164,7 +164,7 @@ def ingest(
                     **{name: r.mark for r, name in zip(read, chunk, strict=True) if r.mark},
                 }
                 meta[CHECKPOINT_KEY] = {n: [m.line, m.offset] for n, m in marks.items()}
-            mode = "overwrite" if source.snapshot else "append"
+            mode: WriteMode = "overwrite" if source.snapshot else "append"
             # Raw lines are unique values: building dictionaries for them is wasted work.
             version = write_query(
                 lakehouse, con, sql, table.name, mode, metadata=meta, dictionary=False
