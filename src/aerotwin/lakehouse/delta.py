@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -190,8 +190,7 @@ class Lakehouse:
         table = self.table(name)
         actions = pa.table(table.get_add_actions(flatten=True))
         rows = int(pc.sum(actions.column("num_records")).as_py() or 0)
-        history = table.history(1)
-        ts = history[0].get("timestamp") if history else None
+        ts = next(self._commits(name, 1), {}).get("timestamp")
         return TableState(name, table.version(), rows, int(ts) if ts is not None else None)
 
     def data_version(self, name: str) -> int | None:
@@ -202,7 +201,9 @@ class Lakehouse:
         """
         if not self.exists(name):
             return None
-        found: int = self._memoized(name, "data_version", _data_version)
+        found: int = self._memoized(
+            name, "data_version", lambda t: _data_version(self._commits(name, 100), t.version())
+        )
         return found
 
     def vacuum(self, name: str, retain_hours: int) -> int:
@@ -224,7 +225,7 @@ class Lakehouse:
         ]
         if not doomed:
             return 0  # and no commit: nothing changed
-        metadata = {**(self.commit_metadata(name) or {}), MAINTENANCE_KEY: "vacuum"}
+        metadata = self.maintenance_metadata(name, "vacuum")
         table.vacuum(dry_run=False, commit_properties=_commit(metadata), **options)
         self.advanced(name)
         return len(doomed)
@@ -233,15 +234,32 @@ class Lakehouse:
         """The pipeline metadata of the newest commit that has some (None when none has)."""
         if not self.exists(name):
             return None
-        found = self._memoized(name, "metadata", lambda table: _pipeline_metadata(table, depth))
+        found = self._memoized(
+            name, "metadata", lambda _: _pipeline_metadata(self._commits(name, depth))
+        )
         return dict(found) if found is not None else None
+
+    def maintenance_metadata(self, name: str, kind: str) -> dict[str, Any]:
+        """Metadata for a maintenance commit (`kind`: compact, vacuum): the table's pipeline
+        metadata carried over (its checkpoint and watermark stay the newest), marked."""
+        return {**(self.commit_metadata(name) or {}), MAINTENANCE_KEY: kind}
+
+    def _commits(self, name: str, depth: int) -> Iterator[dict[str, Any]]:
+        """The table's last `depth` commits, newest first. The newest is read once per
+        version (metadata, data version and metrics all start there); older ones only when
+        the newest is not the one sought."""
+        newest: list[dict[str, Any]] = self._memoized(name, "newest", lambda t: t.history(1))
+        yield from newest
+        if depth > 1:
+            yield from self.table(name).history(depth)[1:]
 
     def last_write_counts(self, name: str) -> tuple[int, int]:
         """(rows inserted, rows updated) by the table's latest commit, from its Delta metrics.
 
         Both writers record them: delta-rs in snake_case, Spark in camelCase.
         """
-        metrics = self._memoized(name, "metrics", _operation_metrics)
+        newest = next(self._commits(name, 1), {})
+        metrics = dict(newest.get("operationMetrics") or {})
 
         def first(*keys: str) -> int:
             return next((int(metrics[k]) for k in keys if metrics.get(k) is not None), 0)
@@ -340,11 +358,9 @@ class Lakehouse:
             if schema is None:
                 raise ValueError(f"table {name}: a schema is needed to create or overwrite it")
             delta_schema = Schema.from_arrow(_delta_types(schema))
-        arrow_schema = (
-            pa.schema(delta_schema.to_arrow())
-            if not exists or mode == "overwrite"
-            else self.arrow_schema(name)
-        )
+            arrow_schema = pa.schema(delta_schema.to_arrow())
+        else:
+            arrow_schema = self.arrow_schema(name)
         adds = [
             AddAction(f.path, f.size, {}, now, data_change, delta_stats(f, arrow_schema))
             for f in files
@@ -383,30 +399,21 @@ def _plain_files(table: DeltaTable) -> list[str] | None:
     return [uri.removeprefix("file://") for uri in table.file_uris()] or None
 
 
-def _pipeline_metadata(table: DeltaTable, depth: int) -> dict[str, Any] | None:
-    """The pipeline metadata of the newest of the last `depth` commits that has some."""
-    # The newest commit nearly always has it: read one commit first, not `depth` of them.
-    for limit in (1, depth):
-        for entry in table.history(limit):
-            raw = entry.get(METADATA_KEY)
-            if raw:
-                return dict(json.loads(raw))
-    return None
+def _pipeline_metadata(commits: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pipeline metadata of the newest of `commits` that has some."""
+    found = (json.loads(raw) for entry in commits if (raw := entry.get(METADATA_KEY)))
+    return next((dict(m) for m in found), None)
 
 
-def _data_version(table: DeltaTable) -> int:
-    """The newest version whose commit is not maintenance (see `Lakehouse.data_version`)."""
-    for limit in (1, 100):
-        for entry in table.history(limit):
-            raw = entry.get(METADATA_KEY)
-            marked = MAINTENANCE_KEY in json.loads(raw) if raw else False
-            if not marked and entry.get("operation") not in MAINTENANCE_OPERATIONS:
-                return int(entry["version"])
-    return table.version()  # 100 maintenance commits in a row: count the newest as data
-
-
-def _operation_metrics(table: DeltaTable) -> dict[str, Any]:
-    return dict(table.history(1)[0].get("operationMetrics") or {})
+def _data_version(commits: Iterable[dict[str, Any]], newest: int) -> int:
+    """The version of the newest of `commits` that is not maintenance (see
+    `Lakehouse.data_version`); `newest` when every one is."""
+    for entry in commits:
+        raw = entry.get(METADATA_KEY)
+        marked = MAINTENANCE_KEY in json.loads(raw) if raw else False
+        if not marked and entry.get("operation") not in MAINTENANCE_OPERATIONS:
+            return int(entry["version"])
+    return newest
 
 
 def _delta_types(schema: pa.Schema) -> pa.Schema:

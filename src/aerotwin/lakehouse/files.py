@@ -67,9 +67,14 @@ def copy_files(
     else:
         options += ", PER_THREAD_OUTPUT true"
     quoted = str(target).replace("'", "''")
-    written = con.execute(f"COPY ({sql}) TO '{quoted}' ({options})").fetchall()
+    return written_files(con.execute(f"COPY ({sql}) TO '{quoted}' ({options})"), folder)
+
+
+def written_files(copied: duckdb.DuckDBPyConnection, folder: Path) -> list[WrittenFile]:
+    """The files a `COPY ... (RETURN_STATS true)` just wrote under `folder`, with their
+    statistics; a file with no row is deleted, not returned."""
     files = []
-    for name, rows, size, _footer, columns, *_ in written:
+    for name, rows, size, _footer, columns, *_ in copied.fetchall():
         path = Path(name)
         if not rows:
             path.unlink(missing_ok=True)  # an empty result still writes a file: nothing to add

@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
-from aerotwin.lakehouse.delta import MAINTENANCE_KEY, Lakehouse
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.files import written_files
 from aerotwin.lakehouse.stats import WrittenFile
 
 # A file this large is left as it is; smaller ones in the same folder are merged.
@@ -92,21 +93,19 @@ def compact(
         target = PurePosixPath(f"part-{uuid.uuid4().hex}") / _cluster(group[0]) / "data_0.parquet"
         (folder / target).parent.mkdir(parents=True, exist_ok=True)
         listed = ", ".join(_quoted(folder / p) for p in group)
-        rows = con.execute(
+        copied = con.execute(
             f"COPY (SELECT {columns} FROM read_parquet([{listed}], union_by_name = true, "
             f"hive_partitioning = false)) TO {_quoted(folder / target)} "
             "(FORMAT parquet, COMPRESSION snappy, RETURN_STATS true)"
-        ).fetchall()
-        for _, count, size, _footer, column_stats, *_ in rows:
-            written.append(WrittenFile(target.as_posix(), int(size), int(count), column_stats))
-    metadata = {**(lakehouse.commit_metadata(name) or {}), MAINTENANCE_KEY: "compact"}
+        )
+        written += written_files(copied, folder)
     version = lakehouse.commit_files(
         name,
         written,
         None,
         "append",
         remove=[p for group in groups for p in group],
-        metadata=metadata,
+        metadata=lakehouse.maintenance_metadata(name, "compact"),
         data_change=False,
     )
     removed = sum(len(g) for g in groups)
