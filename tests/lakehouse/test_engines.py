@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
@@ -33,6 +34,25 @@ def test_duckdb_engine_filters_materializes_writes_and_merges(tmp_path: Path) ->
         {"k": 3, "v": 31},
         {"k": 4, "v": 40},
     ]
+
+
+def test_duckdb_engine_names_columns_per_connection_and_drops_in_one_call(
+    tmp_path: Path,
+) -> None:
+    engine = open_engine("duckdb", Lakehouse(str(tmp_path)))
+    engine.register_arrow("src", pa.table({"a": [1], "b": ["x"]}))
+    engine.view("v", 'SELECT b AS z, a, a + 1 AS "Odd Name" FROM src')
+    engine.materialize("t", "SELECT * FROM v")
+    fork = engine.fork()  # type: ignore[attr-defined]
+    fork.view("v", "SELECT 1 AS only")  # a fork's views are its own
+    assert engine.columns("v") == engine.columns("t") == ["z", "a", "Odd Name"]
+    assert fork.columns("v") == ["only"] and engine.columns("src") == ["a", "b"]
+    engine.drop("v", "t", "src")
+    for name in ("v", "t", "src"):
+        with pytest.raises(duckdb.CatalogException):
+            engine.rows(f"SELECT * FROM {name}")
+    assert fork.rows("SELECT * FROM v") == [(1,)]
+    engine.close()
 
 
 def test_unknown_engine_is_named_in_the_error(tmp_path: Path) -> None:

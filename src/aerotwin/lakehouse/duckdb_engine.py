@@ -78,19 +78,23 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS {sql}")
         self._kinds[view] = "TABLE"
 
-    def drop(self, view: str) -> None:
-        """Forget view or temp table `view`."""
-        known = self._kinds.pop(view, None)
-        for kind in (known,) if known else ("TABLE", "VIEW"):
-            try:
-                self.con.execute(f"DROP {kind} IF EXISTS {view}")
-            except duckdb.CatalogException:
-                continue  # the name is the other kind of object
-        source = f"__src_{view}"
-        if self._keep.pop(source, None) is not None:
-            self.con.unregister(source)
-        if self._keep.pop(view, None) is not None:
-            self.con.unregister(view)
+    def drop(self, *views: str) -> None:
+        """Forget the views and temp tables; those this engine made go in one statement
+        (each statement costs ~0.5 ms, and a table's run drops six)."""
+        known = {v: self._kinds.pop(v) for v in views if v in self._kinds}
+        if known:
+            self.con.execute("; ".join(f"DROP {k} IF EXISTS {v}" for v, k in known.items()))
+        for view in views:
+            for kind in () if view in known else ("TABLE", "VIEW"):
+                try:
+                    self.con.execute(f"DROP {kind} IF EXISTS {view}")
+                except duckdb.CatalogException:
+                    continue  # the name is the other kind of object
+            source = f"__src_{view}"
+            if self._keep.pop(source, None) is not None:
+                self.con.unregister(source)
+            if self._keep.pop(view, None) is not None:
+                self.con.unregister(view)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a small query and return its rows."""
@@ -98,6 +102,15 @@ class DuckDBEngine:
 
     def columns(self, view: str) -> list[str]:
         """The column names of view `view`, in order."""
+        if view in self._kinds:
+            # Stored in the catalog when it was made: 0.5 ms, against 3-4 ms to bind the SQL
+            # of a wide view again.
+            found = self.con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'temp' "
+                "AND table_name = ? ORDER BY column_index",
+                [view],
+            ).fetchall()
+            return [name for (name,) in found]
         return [d[0] for d in self.con.execute(f"SELECT * FROM {view} LIMIT 0").description]
 
     def to_arrow(self, sql: str) -> pa.Table:

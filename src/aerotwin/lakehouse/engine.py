@@ -38,8 +38,8 @@ class Engine(Protocol):
     def materialize(self, view: str, sql: str) -> None:
         """Compute `sql` once and keep the result as view `view` for the following steps."""
 
-    def drop(self, view: str) -> None:
-        """Forget view `view` and release what it holds."""
+    def drop(self, *views: str) -> None:
+        """Forget the views and release what they hold."""
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a small query and return its rows."""

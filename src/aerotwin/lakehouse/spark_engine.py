@@ -110,12 +110,13 @@ class SparkEngine:
         self._cached[view] = frame
         frame.createOrReplaceTempView(view)
 
-    def drop(self, view: str) -> None:
-        """Forget view `view` and unpersist it."""
-        frame = self._cached.pop(view, None)
-        if frame is not None:
-            frame.unpersist()
-        self.spark.catalog.dropTempView(view)
+    def drop(self, *views: str) -> None:
+        """Forget the views and unpersist them."""
+        for view in views:
+            frame = self._cached.pop(view, None)
+            if frame is not None:
+                frame.unpersist()
+            self.spark.catalog.dropTempView(view)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a small query and return its rows."""

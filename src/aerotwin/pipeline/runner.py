@@ -261,8 +261,7 @@ def _derive(
     run.rows_out = inserted + updated
     # Rows that added no new key: removed within the batch, or replacing an earlier arrival.
     run.duplicates = run.rows_in - run.quarantined - inserted
-    for view in (DEF, STAGE, OUT, *table.inputs):
-        engine.drop(view)
+    engine.drop(DEF, STAGE, OUT, *table.inputs)
 
 
 def _counts(engine: Engine) -> dict[str | None, int]:
