@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -99,6 +100,49 @@ def test_a_log_folder_without_a_commit_is_not_a_table(tmp_path: Path) -> None:
     lakehouse.write("t", pa.table({"k": [1]}), "append")
     (tmp_path / "half" / "_delta_log").mkdir(parents=True)  # a run killed before the commit
     assert lakehouse.names() == ["t"]
+
+
+def test_a_table_is_found_by_its_commits_or_its_checkpoint_alone(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    assert not lakehouse.exists("t")
+    for i in range(11):
+        lakehouse.write("t", pa.table({"k": [i]}), "append")
+    # Delta's log clean-up deletes the commits a checkpoint covers: still a table.
+    for commit in (tmp_path / "t" / "_delta_log").glob("*.json"):
+        commit.unlink()
+    fresh = Lakehouse(str(tmp_path))
+    assert fresh.exists("t") and fresh.names() == ["t"] and fresh.version("t") == 9
+
+
+def test_own_commits_read_back_as_history_has_them(tmp_path: Path) -> None:
+    # The newest commit's metadata and counts are kept from the commit itself, not read back.
+    run = Lakehouse(str(tmp_path), snapshot=True)
+    con = duckdb.connect()
+    write_query(run, con, "SELECT 1 AS k", "t", "append", metadata={"n": 1})
+    con.execute("CREATE TABLE s AS SELECT 2 AS k UNION ALL SELECT 3")
+    assert write_query(run, con, "SELECT * FROM s", "t", "append", metadata={"n": 2}) == 1
+    fresh = Lakehouse(str(tmp_path))
+    for lakehouse in (run, fresh):
+        assert lakehouse.commit_metadata("t") == {"n": 2}
+        assert lakehouse.last_write_counts("t") == (2, 0)
+        assert lakehouse.data_version("t") == 1
+    stamp, read = run.state("t").last_update_ms, fresh.state("t").last_update_ms
+    assert stamp is not None and read is not None and abs(stamp - read) < 5_000
+
+
+def test_prefetch_reads_existing_tables_and_stops_when_told(tmp_path: Path) -> None:
+    Lakehouse(str(tmp_path)).write("a", pa.table({"k": [1]}), "append", metadata={"n": 1})
+    run = Lakehouse(str(tmp_path), snapshot=True)
+    stop = threading.Event()
+    run.prefetch(["a", "missing"], stop).join(timeout=30)
+    # Read ahead: a later commit by another writer is not seen, as if the run had read it.
+    Lakehouse(str(tmp_path)).write("a", pa.table({"k": [2]}), "append", metadata={"n": 2})
+    assert run.version("a") == 0 and run.commit_metadata("a") == {"n": 1}
+    assert not run.exists("missing")
+    stopped = Lakehouse(str(tmp_path), snapshot=True)
+    stop.set()
+    stopped.prefetch(["a"], stop).join(timeout=30)
+    assert stopped.version("a") == 1  # nothing read ahead: read when first asked
 
 
 def test_tables_checkpoint_every_ten_commits(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from aerotwin.lakehouse.engine import Engine
 from aerotwin.pipeline import bronze
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import (
+    EVENTS_TABLE,
     QUARANTINE_KEYS,
     QUARANTINE_TABLE,
     ExpectationResult,
@@ -84,6 +85,12 @@ def run_pipeline(
     # Every table merges its dropped rows into the one quarantine table: one at a time.
     quarantine_lock = threading.Lock()
     loader = _Loader(engines)
+    stop = threading.Event()
+    # Every table the run reads or writes, roughly in the order it first needs them.
+    touched = dict.fromkeys(
+        [n for t in declared for n in (*t.inputs, t.name)] + [QUARANTINE_TABLE, EVENTS_TABLE]
+    )
+    reader = lakehouse.prefetch(list(touched), stop) if lakehouse.snapshot else None
 
     def run_one(table: TableDef) -> TableRun:
         run = TableRun(
@@ -123,6 +130,9 @@ def run_pipeline(
             # written on failure too: the failed table's event and those done before it.
             append_events(lakehouse, [t for t in result.tables if t.status in ("ok", "failed")])
         finally:
+            stop.set()
+            if reader is not None:
+                reader.join()
             loader.close()
             engines.close()
     return result
