@@ -421,7 +421,9 @@ class Lakehouse:
             # Ours (no other writer came between): what history(1) would read back (~1 ms
             # holding the GIL), with this process's clock for the commit's timestamp.
             entry = {"version": version, "timestamp": int(time.time() * 1000), "operation": "WRITE"}
-            self._memo[(name, "newest", version)] = [{**entry, **properties.custom_metadata}]
+            self._memo[(name, "newest", version)] = [
+                {**entry, **(properties.custom_metadata or {})}
+            ]
         return version
 
     def relative_path(self, name: str, file: str) -> str:
