@@ -94,13 +94,10 @@ def merge_files(
 
     New files are clustered by the month of the first temporal key (see `files`).
     """
-    schema = lakehouse.arrow_schema(name)
-    # The target's own types: files added must match the table's schema exactly.
-    con.register("__m_schema", schema.empty_table())
-    types = dict(
-        con.execute("SELECT column_name, column_type FROM (DESCRIBE __m_schema)").fetchall()
-    )
-    con.unregister("__m_schema")
+    # The target's own types: files added must match the table's schema exactly. A relation
+    # over no rows names them without a statement (0.3 ms, against 1.3 ms for DESCRIBE).
+    empty = con.from_arrow(lakehouse.arrow_schema(name).empty_table())
+    types = {column: str(kind) for column, kind in zip(empty.columns, empty.types, strict=True)}
     cluster_by = cluster_column(types, keys)
     typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SRC} AS SELECT {typed} FROM {view}")
