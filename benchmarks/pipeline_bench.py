@@ -8,7 +8,8 @@ Spark adds its JVM's). Telemetry rows/s = bronze telemetry rows / wall time of t
 Runs: (1) DuckDB from an empty lakehouse over all days; (2) `--full-refresh` (silver rebuilt
 from bronze); (3) one new day incrementally on top of the other days, as daily operation leaves
 them (the last `--daily-runs` days ran one by one before it), `--repeat` times, each from a
-copy of the lakehouse before it; (4) DuckDB and Spark from an empty lakehouse over
+copy of the lakehouse before it and each followed by a full run (1) to take the ratio of the
+pair; (4) DuckDB and Spark from an empty lakehouse over
 the first `--spark-days` days (same files, symlinked).
 """
 
@@ -21,6 +22,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -268,13 +270,41 @@ def main(argv: list[str]) -> int:
         before = work / "incremental-before"
         shutil.rmtree(before, ignore_errors=True)
         shutil.copytree(incremental / "lakehouse", before, symlinks=True)
+        # This machine's speed drifts by up to half within minutes: each new day is paired
+        # with a full run from the landing zone right after it, and the ratio taken per pair.
+        ratios = []
         for attempt in range(args.repeat):
             if attempt:
                 shutil.rmtree(incremental / "lakehouse")
                 shutil.copytree(before, incremental / "lakehouse", symlinks=True)
             os.sync()  # the copy's write-back must not run during the measurement
             print(f"# DuckDB, one new day ({last} and its late records) incrementally")
-            _run_child(incremental, "duckdb")
+            day = _run_child(incremental, "duckdb")["seconds"]
+            shutil.rmtree(full / "lakehouse", ignore_errors=True)
+            os.sync()
+            print("# DuckDB, empty lakehouse, all days (paired with the new day above)")
+            year = _run_child(full, "duckdb")["seconds"]
+            ratios.append(day / year)
+            print(
+                json.dumps(
+                    {
+                        "pair": attempt,
+                        "new_day_s": day,
+                        "full_s": year,
+                        "new_day_over_full": round(day / year, 4),
+                    }
+                ),
+                flush=True,
+            )
+        print(
+            json.dumps(
+                {
+                    "new_day_over_full_median": round(statistics.median(ratios), 4),
+                    "range": [round(min(ratios), 4), round(max(ratios), 4)],
+                }
+            ),
+            flush=True,
+        )
     if not args.skip_floor:
         floor = work / "floor"
         _linked_landing(args.data_dir, floor, None)
