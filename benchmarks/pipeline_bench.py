@@ -232,6 +232,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the new day")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument(
+        "--settle", type=float, default=10.0, help="idle seconds before each new day"
+    )
+    parser.add_argument(
         "--daily-runs", type=int, default=30, help="days run one by one before the new day"
     )
     args = parser.parse_args(argv)
@@ -278,6 +281,7 @@ def main(argv: list[str]) -> int:
                 shutil.rmtree(incremental / "lakehouse")
                 shutil.copytree(before, incremental / "lakehouse", symlinks=True)
             os.sync()  # the copy's write-back must not run during the measurement
+            time.sleep(args.settle)  # and the full run before it must not weigh on it
             print(f"# DuckDB, one new day ({last} and its late records) incrementally")
             day = _run_child(incremental, "duckdb")["seconds"]
             shutil.rmtree(full / "lakehouse", ignore_errors=True)
