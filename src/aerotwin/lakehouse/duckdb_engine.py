@@ -85,16 +85,21 @@ class DuckDBEngine:
         if known:
             self.con.execute("; ".join(f"DROP {k} IF EXISTS {v}" for v, k in known.items()))
         for view in views:
-            for kind in () if view in known else ("TABLE", "VIEW"):
-                try:
-                    self.con.execute(f"DROP {kind} IF EXISTS {view}")
-                except duckdb.CatalogException:
-                    continue  # the name is the other kind of object
+            if view not in known:
+                self._drop_either(view)
             source = f"__src_{view}"
             if self._keep.pop(source, None) is not None:
                 self.con.unregister(source)
             if self._keep.pop(view, None) is not None:
                 self.con.unregister(view)
+
+    def _drop_either(self, name: str) -> None:
+        """Drop `name` whether a view or a temp table (one made outside this engine)."""
+        for kind in ("TABLE", "VIEW"):
+            try:
+                self.con.execute(f"DROP {kind} IF EXISTS {name}")
+            except duckdb.CatalogException:
+                continue  # the name is the other kind of object
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a small query and return its rows."""
