@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.files import write_query
@@ -128,6 +129,26 @@ def test_own_commits_read_back_as_history_has_them(tmp_path: Path) -> None:
         assert lakehouse.data_version("t") == 1
     stamp, read = run.state("t").last_update_ms, fresh.state("t").last_update_ms
     assert stamp is not None and read is not None and abs(stamp - read) < 5_000
+
+
+def test_own_commit_is_read_back_only_when_the_table_is_used_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = Lakehouse(str(tmp_path), snapshot=True)
+    con = duckdb.connect()
+    write_query(run, con, "SELECT 1 AS k", "t", "append", metadata={"n": 1})
+    assert run.version("t") == 0
+    reads: list[int] = []
+    update = DeltaTable.update_incremental
+    monkeypatch.setattr(DeltaTable, "update_incremental", lambda t: (reads.append(1), update(t))[1])
+    # The version comes from the log's listing; metadata and counts from the commit itself.
+    assert write_query(run, con, "SELECT 2 AS k", "t", "append", metadata={"n": 2}) == 1
+    assert (run.commit_metadata("t"), run.last_write_counts("t")) == ({"n": 2}, (1, 0))
+    assert reads == []
+    # Used again: the commit is read, once, and the table holds both rows.
+    assert run.version("t") == 1 and run.version("t") == 1
+    assert sorted(run.dataset("t").to_table().column("k").to_pylist()) == [1, 2]
+    assert reads == [1]
 
 
 def test_prefetch_reads_existing_tables_and_stops_when_told(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -34,6 +35,8 @@ MAINTENANCE_OPERATIONS = ("OPTIMIZE", "VACUUM START", "VACUUM END")
 # reading a log replays every commit since its last checkpoint (~0.6 ms each): with Delta's
 # default of 100, 60 days of daily runs cost each table ~40 ms per read, and ~10 with 10.
 TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
+# A commit in the log: its version, zero-padded to 20 digits (Delta protocol).
+COMMIT_FILE = re.compile(r"\d{20}\.json")
 
 WriteMode = Literal["append", "overwrite"]
 
@@ -147,10 +150,19 @@ class Lakehouse:
     def committed(self, name: str) -> int:
         """The version of the commit just made to `name` (by this object or another writer)."""
         self.advanced(name)
+        folder = self.local_path(name)
+        if self.snapshot and folder is not None:
+            # Its number from the log's listing: the commit is read back (3-6 ms) only when
+            # the table is next used, and most tables are not used again in a run.
+            self._newest[name] = _newest_commit(folder / "_delta_log")
+            return self._newest[name]
         return self.table(name).version()
 
     def _memoized(self, name: str, what: str, read: Callable[[DeltaTable], Any]) -> Any:
         """`read` of the table's current version, read once per version."""
+        known = self._newest.get(name) if self.snapshot else None
+        if known is not None and (name, what, known) in self._memo:
+            return self._memo[(name, what, known)]  # without bringing the table up to date
         table = self.table(name)
         key = (name, what, table.version())
         if key not in self._memo:
@@ -421,15 +433,22 @@ class Lakehouse:
             # Ours (no other writer came between): what history(1) would read back (~1 ms
             # holding the GIL), with this process's clock for the commit's timestamp.
             entry = {"version": version, "timestamp": int(time.time() * 1000), "operation": "WRITE"}
-            self._memo[(name, "newest", version)] = [
-                {**entry, **(properties.custom_metadata or {})}
-            ]
+            newest = [{**entry, **(properties.custom_metadata or {})}]
+            self._memo[(name, "newest", version)] = newest
+            if (found := _pipeline_metadata(newest)) is not None:
+                self._memo[(name, "metadata", version)] = found
         return version
 
     def relative_path(self, name: str, file: str) -> str:
         """A current file's path as the table's log records it (relative to the table)."""
         folder = self.local_path(name)
         return Path(file).relative_to(folder).as_posix() if folder else file
+
+
+def _newest_commit(log: Path) -> int:
+    """The newest version among a local `_delta_log` folder's commit files."""
+    with os.scandir(log) as entries:
+        return max(int(e.name[:-5]) for e in entries if COMMIT_FILE.fullmatch(e.name))
 
 
 def _has_commit(log: Path) -> bool:
