@@ -136,8 +136,8 @@ class Lakehouse:
             for name in names:
                 if stop.is_set():
                     return
-                if name not in self._loaded and self.exists(name):
-                    self.commit_metadata(name)
+                if name not in self._loaded:
+                    self.commit_metadata(name)  # None, read nothing, when there is no table
 
         thread = threading.Thread(target=read_ahead, name="lakehouse-prefetch", daemon=True)
         thread.start()
