@@ -30,6 +30,24 @@ def copy_landing(source: Settings, data_dir: Path) -> Settings:
     return load_settings(None, data_dir=data_dir)
 
 
+def hold_back_last_day(landing: Path, parking: Path) -> str:
+    """Move the newest date= partition that every feed has out of the landing zone."""
+    feeds = [f for f in landing.iterdir() if f.is_dir() and any(f.glob("date=*"))]
+    last = max(set.intersection(*({p.name for p in f.glob("date=*")} for f in feeds)))
+    for part in landing.glob(f"*/{last}"):
+        target = parking / part.parent.name / part.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(part, target)
+    return last
+
+
+def land_held_back(parking: Path, landing: Path) -> None:
+    """Move the partitions `hold_back_last_day` parked back: a new day lands."""
+    for feed in parking.iterdir():
+        for part in feed.iterdir():
+            shutil.move(part, landing / feed.name / part.name)
+
+
 @pytest.fixture
 def fresh_landing(bad_landing: Settings, tmp_path: Path) -> Settings:
     """A private copy of `bad_landing` for one test, with no lakehouse yet."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +14,8 @@ from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
 from aerotwin.schemas import COMPONENT_TYPES
+
+from .conftest import hold_back_last_day, land_held_back
 
 
 def _run(settings: Settings, full_refresh: bool = False) -> RunResult:
@@ -43,28 +44,15 @@ def test_rerun_without_new_files_changes_no_table(fresh_landing: Settings) -> No
     assert _versions(lakehouse) == before
 
 
-def _hold_back_last_day(landing: Path, parking: Path) -> str:
-    """Move the newest date= partition that every feed has out of the landing zone."""
-    feeds = [f for f in landing.iterdir() if f.is_dir() and any(f.glob("date=*"))]
-    last = max(set.intersection(*({p.name for p in f.glob("date=*")} for f in feeds)))
-    for part in landing.glob(f"*/{last}"):
-        target = parking / part.parent.name / part.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(part, target)
-    return last
-
-
 def test_a_new_day_is_ingested_alone_and_merged(fresh_landing: Settings, tmp_path: Path) -> None:
     settings = fresh_landing
     parking = tmp_path / "parked"
-    last = _hold_back_last_day(settings.landing_dir, parking)
+    last = hold_back_last_day(settings.landing_dir, parking)
     _run(settings)
     lakehouse = Lakehouse.from_settings(settings)
     silver_before = {ct: lakehouse.state(silver_name(ct)).rows for ct in COMPONENT_TYPES}
 
-    for feed in parking.iterdir():
-        for part in feed.iterdir():
-            shutil.move(part, settings.landing_dir / feed.name / part.name)
+    land_held_back(parking, settings.landing_dir)
     result = _run(settings)
 
     for ct in COMPONENT_TYPES:
@@ -90,11 +78,9 @@ def test_incremental_history_equals_full_refresh(fresh_landing: Settings, tmp_pa
     """Two incremental runs (history, then the last day) give what one full refresh gives."""
     settings = fresh_landing
     parking = tmp_path / "parked"
-    _hold_back_last_day(settings.landing_dir, parking)
+    hold_back_last_day(settings.landing_dir, parking)
     _run(settings)
-    for feed in parking.iterdir():
-        for part in feed.iterdir():
-            shutil.move(part, settings.landing_dir / feed.name / part.name)
+    land_held_back(parking, settings.landing_dir)
     _run(settings)
     lakehouse = Lakehouse.from_settings(settings)
     incremental = {ct: _silver(lakehouse, silver_name(ct)) for ct in COMPONENT_TYPES}
