@@ -381,17 +381,17 @@ def optimize_cmd(
     """
     from rich.progress import Progress
 
+    from aerotwin.lakehouse.catalog import table_names
     from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.lakehouse.maintenance import maintain
-    from aerotwin.pipeline.report import maintenance_table
+    from aerotwin.pipeline.report import layers, maintenance_table
 
     lakehouse = Lakehouse.from_settings(_settings(ctx))
-    existing = lakehouse.names()
-    unknown = sorted(set(names or []) - set(existing))
+    unknown = sorted(n for n in names or [] if not lakehouse.exists(n))
     if unknown:
         Console(stderr=True).print(f"[red]error:[/red] tables: no table {', '.join(unknown)}")
         raise typer.Exit(2)
-    chosen = names or existing
+    chosen = names or table_names(lakehouse, layers())
     console = Console()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("optimize", total=len(chosen))
@@ -415,12 +415,13 @@ def sql_cmd(
     """Query the lakehouse tables with DuckDB, e.g. aerotwin sql "SELECT count(*) FROM flights"."""
     import duckdb
 
-    from aerotwin.lakehouse.catalog import query
+    from aerotwin.lakehouse.catalog import query, table_names
     from aerotwin.lakehouse.delta import Lakehouse
-    from aerotwin.pipeline.report import arrow_table
+    from aerotwin.pipeline.report import arrow_table, layers
 
+    lakehouse = Lakehouse.from_settings(_settings(ctx))
     try:
-        result = query(Lakehouse.from_settings(_settings(ctx)), statement)
+        result = query(lakehouse, statement, table_names(lakehouse, layers()))
     except duckdb.Error as exc:
         Console(stderr=True).print(f"[red]SQL error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

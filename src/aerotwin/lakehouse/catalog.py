@@ -6,7 +6,7 @@ The lakehouse knows nothing of the pipeline: callers pass the layer of each decl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -29,11 +29,16 @@ class CatalogEntry:
     columns: tuple[tuple[str, str], ...]
 
 
+def table_names(lakehouse: Lakehouse, declared: Iterable[str]) -> list[str]:
+    """Every table there is: all of a local root's, and the `declared` ones that exist
+    (deltalake cannot list the tables under an object-store root)."""
+    return sorted(set(lakehouse.names()) | {n for n in declared if lakehouse.exists(n)})
+
+
 def entries(lakehouse: Lakehouse, layers: Mapping[str, str]) -> list[CatalogEntry]:
     """Every existing table (declared ones first by layer), with its state and schema."""
-    names = sorted(set(lakehouse.names()) | {n for n in layers if lakehouse.exists(n)})
     out = []
-    for name in names:
+    for name in table_names(lakehouse, layers):
         state = lakehouse.state(name)
         schema = pa.schema(lakehouse.table(name).schema())
         updated = (

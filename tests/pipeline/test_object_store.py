@@ -1,0 +1,177 @@
+"""The pipeline on an object-store root: S3 served on loopback by moto's server.
+
+Tables go through deltalake's object store (its storage options passed through unchanged);
+the same landing zone gives the same silver tables as on a local folder.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from aerotwin.cli import app
+from aerotwin.config import Settings, with_section
+from aerotwin.lakehouse.catalog import query, table_names
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.registry import load_tables
+from aerotwin.pipeline.report import layers
+from aerotwin.pipeline.runner import RunResult, run_pipeline
+
+from .conftest import hold_back_last_day, land_held_back
+
+pytestmark = pytest.mark.slow
+
+KEY, SECRET, REGION = "test-key", "test-secret", "us-east-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 API on loopback, in its own process: deltalake holds the GIL while it waits
+    on the store, so a server on a thread of this process would never answer."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("moto's S3 server did not start") from None
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _bucket(endpoint: str, name: str) -> Any:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name=REGION,
+    )
+    s3.create_bucket(Bucket=name)
+    return s3
+
+
+def _storage_options(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_REGION": REGION,
+        "AWS_ALLOW_HTTP": "true",
+    }
+
+
+def _content(lakehouse: Lakehouse, name: str) -> list[dict[str, Any]]:
+    # Ingestion time and batch ids differ between runs by construction; all else must not.
+    sql = f"SELECT * EXCLUDE (_ingested_ts, _batch_id) FROM {name} ORDER BY ALL"
+    return query(lakehouse, sql, [name]).to_pylist()
+
+
+def _run(settings: Settings) -> RunResult:
+    return run_pipeline(settings, tables=load_tables(layers=("bronze", "silver")))
+
+
+def test_history_then_a_new_day_on_s3_give_the_local_silver_tables(
+    fresh_landing: Settings,
+    first_run: tuple[Settings, RunResult],
+    s3_endpoint: str,
+    tmp_path: Path,
+) -> None:
+    s3 = _bucket(s3_endpoint, "fleet-lake")
+    settings = with_section(
+        fresh_landing,
+        "lakehouse",
+        root="s3://fleet-lake/prod",
+        storage_options=_storage_options(s3_endpoint),
+    )
+    parking = tmp_path / "parked"
+    last = hold_back_last_day(settings.landing_dir, parking)
+    _run(settings)
+    land_held_back(parking, settings.landing_dir)
+    day = _run(settings)  # appends to bronze and merges into silver, on the store
+
+    lakehouse = Lakehouse.from_settings(settings)
+    assert not lakehouse.is_local and not (settings.data_dir / "lakehouse").exists()
+    engine_log = s3.list_objects_v2(Bucket="fleet-lake", Prefix="prod/telemetry_engine/_delta_log/")
+    assert [o["Key"] for o in engine_log["Contents"]][:2] == [
+        "prod/telemetry_engine/_delta_log/00000000000000000000.json",
+        "prod/telemetry_engine/_delta_log/00000000000000000001.json",
+    ]
+    bronze_files = query(
+        lakehouse,
+        "SELECT DISTINCT _source_file FROM bronze_telemetry_engine "
+        f"WHERE _batch_id = {lakehouse.table('bronze_telemetry_engine').version()}",
+        ["bronze_telemetry_engine"],
+    ).column(0)
+    assert bronze_files.to_pylist() and all(f"/{last}/" in f for f in bronze_files.to_pylist())
+    assert {t.table_name for t in day.changed} >= {"telemetry_engine", "flights"}
+
+    local = Lakehouse.from_settings(first_run[0])
+    for table in load_tables(layers=("silver",)):
+        assert _content(lakehouse, table.name) == _content(local, table.name), table.name
+    quarantine = "SELECT table_name, rule, record_id, raw_record FROM quarantine ORDER BY ALL"
+    assert (
+        query(lakehouse, quarantine, ["quarantine"]).to_pylist()
+        == query(local, quarantine, ["quarantine"]).to_pylist()
+    )
+
+    names = table_names(lakehouse, layers())
+    assert len(names) == len(load_tables(layers=("bronze", "silver"))) + 2  # events, quarantine
+    versions = {name: lakehouse.table(name).version() for name in names}
+    assert _run(settings).changed == []
+    assert {name: lakehouse.table(name).version() for name in names} == versions
+
+
+def test_tables_and_sql_read_an_object_store_root(
+    first_run: tuple[Settings, RunResult], s3_endpoint: str, tmp_path: Path
+) -> None:
+    _bucket(s3_endpoint, "cli-lake")
+    settings = with_section(
+        first_run[0],
+        "lakehouse",
+        root="s3://cli-lake/lake",
+        storage_options=_storage_options(s3_endpoint),
+    )
+    _run(settings)
+    env = {
+        "AEROTWIN_LAKEHOUSE__ROOT": "s3://cli-lake/lake",
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(_storage_options(s3_endpoint)),
+    }
+    cli = CliRunner()
+    data_dir = ["--data-dir", str(tmp_path / "elsewhere")]  # no local tables to fall back on
+    result = cli.invoke(app, [*data_dir, "tables"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("│")[2].strip(): line
+        for line in result.output.splitlines()
+        if line.count("│") > 4
+    }
+    assert "silver" in rows["telemetry_engine"] and "bronze" in rows["bronze_flights"]
+    result = cli.invoke(app, [*data_dir, "sql", "SELECT count(*) AS n FROM aircraft"], env=env)
+    assert result.exit_code == 0 and " 5 " in result.output, result.output
