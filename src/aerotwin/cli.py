@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from aerotwin.config import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from aerotwin.lakehouse.delta import Lakehouse
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -17,6 +20,20 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 def _settings(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
+
+
+def _lakehouse(settings: Settings) -> Lakehouse:
+    """The settings' lakehouse; an object store that does not answer stops the command here,
+    with the root and the reason, instead of a traceback from deep inside deltalake."""
+    from aerotwin.lakehouse.delta import Lakehouse, StoreUnreachable
+
+    lakehouse = Lakehouse.from_settings(settings)
+    try:
+        lakehouse.probe()
+    except StoreUnreachable as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    return lakehouse
 
 
 @app.callback()
@@ -43,6 +60,7 @@ def main(
 def demo(ctx: typer.Context) -> None:
     """Run the product end to end on a small fleet and print what it produced."""
     settings = _settings(ctx)
+    _lakehouse(settings)  # a lakehouse that cannot be written stops the demo before it starts
     console = Console()
     console.print(f"[bold]AeroTwin demo[/bold] in {settings.data_dir.resolve()}")
     _demo_simulate(settings, console)
@@ -263,6 +281,7 @@ def whatif_cmd(
     from aerotwin.twin.rules import RulesError
     from aerotwin.twin.whatif import WhatIfError, what_if
 
+    _lakehouse(_settings(ctx))
     try:
         scorer = champion_scorer(_settings(ctx))  # risk before/after from the champion
         result = what_if(_settings(ctx), aircraft, component, overrides, scorer=scorer)
@@ -284,13 +303,12 @@ def docs_erd_cmd(
     ),
 ) -> None:
     """Write the Mermaid ER diagram of every table to docs/data_model.md and the README."""
-    from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.twin.erd import ErdError, build_entities, write_docs
     from aerotwin.twin.gold import pipeline_tables
 
     settings = _settings(ctx)
     try:
-        entities = build_entities(Lakehouse.from_settings(settings), pipeline_tables(settings))
+        entities = build_entities(_lakehouse(settings), pipeline_tables(settings))
     except ErdError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -352,16 +370,16 @@ def pipeline_run_cmd(
     if engine is not None and engine not in ("duckdb", "spark"):
         Console(stderr=True).print(f"[red]error:[/red] --engine: {engine!r} is not duckdb or spark")
         raise typer.Exit(2)
+    _lakehouse(_settings(ctx))
     _run_pipeline(_settings(ctx), Console(), full_refresh, engine)
 
 
 @app.command("tables")
 def tables_cmd(ctx: typer.Context) -> None:
     """List the lakehouse tables: layer, rows, version and last update."""
-    from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.pipeline.report import tables_table
 
-    Console().print(tables_table(Lakehouse.from_settings(_settings(ctx))))
+    Console().print(tables_table(_lakehouse(_settings(ctx))))
 
 
 @app.command("optimize")
@@ -382,11 +400,10 @@ def optimize_cmd(
     from rich.progress import Progress
 
     from aerotwin.lakehouse.catalog import table_names
-    from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.lakehouse.maintenance import maintain
     from aerotwin.pipeline.report import layers, maintenance_table
 
-    lakehouse = Lakehouse.from_settings(_settings(ctx))
+    lakehouse = _lakehouse(_settings(ctx))
     unknown = sorted(n for n in names or [] if not lakehouse.exists(n))
     if unknown:
         Console(stderr=True).print(f"[red]error:[/red] tables: no table {', '.join(unknown)}")
@@ -416,10 +433,9 @@ def sql_cmd(
     import duckdb
 
     from aerotwin.lakehouse.catalog import query, table_names
-    from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.pipeline.report import arrow_table, layers
 
-    lakehouse = Lakehouse.from_settings(_settings(ctx))
+    lakehouse = _lakehouse(_settings(ctx))
     try:
         result = query(lakehouse, statement, table_names(lakehouse, layers()))
     except duckdb.Error as exc:
@@ -517,6 +533,7 @@ def train_cmd(
         )
         raise typer.Exit(2)
     settings = with_section(_settings(ctx), "ml", tuning_seconds=tuning_seconds)
+    _lakehouse(settings)
     _quiet_mlflow(ctx)
     if not _train_with_progress(settings, Console(), component_type):
         raise typer.Exit(1)
@@ -525,6 +542,7 @@ def train_cmd(
 @app.command("score")
 def score_cmd(ctx: typer.Context) -> None:
     """Score the latest features with the champion models; print the fleet's risk."""
+    _lakehouse(_settings(ctx))
     _quiet_mlflow(ctx)
     _score_and_print(_settings(ctx), Console(), None)
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.delta import Lakehouse, store_error_reason
 from aerotwin.lakehouse.files import write_query
 
 
@@ -76,6 +76,21 @@ def test_object_store_root_passes_storage_options(tmp_path: Path) -> None:
     assert lakehouse.uri("t") == "s3://bucket/lake/t"
     assert lakehouse.storage_options == {"AWS_REGION": "eu-west-1"}
     assert not lakehouse.is_local and lakehouse.names() == []
+
+
+def test_store_errors_read_as_one_line_with_their_innermost_cause() -> None:
+    arrow = "\x1b[31m↳\x1b[0m"
+    refused = OSError(
+        f"Generic S3 error\n  {arrow} Error performing list request\n"
+        f"    {arrow} tcp connect error\n      {arrow} Connection refused (os error 111)\n"
+    )
+    assert store_error_reason(refused) == "Generic S3 error: Connection refused (os error 111)"
+    no_bucket = OSError(
+        "Generic S3 error: <Error><Code>NoSuchBucket</Code>\n"
+        "<Message>The specified bucket does not exist</Message></Error>"
+    )
+    assert store_error_reason(no_bucket) == "NoSuchBucket: The specified bucket does not exist"
+    assert store_error_reason(OSError("timed out")) == "timed out"
 
 
 def test_snapshot_lakehouse_moves_on_by_its_own_commits_or_when_told(tmp_path: Path) -> None:

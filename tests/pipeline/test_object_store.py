@@ -175,3 +175,28 @@ def test_tables_and_sql_read_an_object_store_root(
     assert "silver" in rows["telemetry_engine"] and "bronze" in rows["bronze_flights"]
     result = cli.invoke(app, [*data_dir, "sql", "SELECT count(*) AS n FROM aircraft"], env=env)
     assert result.exit_code == 0 and " 5 " in result.output, result.output
+
+
+def test_a_store_that_refuses_stops_the_command_with_the_root_and_the_reason(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    cli = CliRunner()
+    data_dir = ["--data-dir", str(tmp_path / "data")]
+    no_bucket = {
+        "AEROTWIN_LAKEHOUSE__ROOT": "s3://never-made/lake",
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(_storage_options(s3_endpoint)),
+    }
+    for command in (["tables"], ["pipeline", "run"], ["sql", "SELECT 1"]):
+        result = cli.invoke(app, [*data_dir, *command], env=no_bucket)
+        assert result.exit_code == 2, (command, result.output)
+        assert "lakehouse.root s3://never-made/lake" in result.output
+        assert "NoSuchBucket: The specified bucket does not exist" in result.output
+        assert "Traceback" not in result.output
+
+    closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    refused = {
+        **no_bucket,
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(_storage_options(closed)),
+    }
+    result = cli.invoke(app, [*data_dir, "tables"], env=refused)
+    assert result.exit_code == 2 and "Connection refused" in result.output, result.output

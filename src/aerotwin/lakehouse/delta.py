@@ -39,6 +39,27 @@ TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
 COMMIT_FILE = re.compile(r"\d{20}\.json")
 
 WriteMode = Literal["append", "overwrite"]
+# deltalake's object-store errors: a chain of causes, one per line, with terminal colours.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# An S3-style XML error body within it: its code and message are what a user needs.
+_XML_ERROR = re.compile(r"<Code>(.*?)</Code>\s*<Message>(.*?)</Message>", re.S)
+
+
+class StoreUnreachable(ValueError):
+    """The object store under the lakehouse root refused or did not answer; says which
+    root and why."""
+
+
+def store_error_reason(exc: BaseException) -> str:
+    """deltalake's error chain as one line: the outer error and its innermost cause."""
+    lines = [_ANSI.sub("", line).strip(" ↳") for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return type(exc).__name__
+    found = _XML_ERROR.search(" ".join(lines))
+    inner = f"{found.group(1)}: {found.group(2)}" if found else lines[-1]
+    head = lines[0]
+    return inner if head == inner or "<" in head else f"{head}: {inner}"
 
 
 @dataclass(frozen=True)
@@ -168,6 +189,20 @@ class Lakehouse:
         if key not in self._memo:
             self._memo[key] = read(table)
         return self._memo[key]
+
+    def probe(self) -> None:
+        """Raise StoreUnreachable unless an object-store root answers a listing (one request;
+        a local root: nothing to check). A wrong endpoint, bucket or key fails here, named."""
+        if self.is_local:
+            return
+        try:
+            DeltaTable.is_deltatable(self.uri("_probe"), storage_options=self.storage_options)
+        except OSError as exc:
+            raise StoreUnreachable(
+                f"lakehouse.root {self.root}: the object store refused or did not answer "
+                f"({store_error_reason(exc)}); check lakehouse.storage_options "
+                "(endpoint, region, credentials) and that the bucket exists"
+            ) from exc
 
     def exists(self, name: str) -> bool:
         """Whether table `name` has at least one commit."""
