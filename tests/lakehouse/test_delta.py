@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from aerotwin.lakehouse.delta import Lakehouse, store_error_reason
+from aerotwin.lakehouse.delta import ConcurrentCommit, Lakehouse, store_error_reason
 from aerotwin.lakehouse.files import write_query
 
 
@@ -109,6 +109,26 @@ def test_snapshot_lakehouse_moves_on_by_its_own_commits_or_when_told(tmp_path: P
     assert run.commit_metadata("t") == {"n": 3} and len(run.plain_parquet_files("t") or []) == 3
     # Without snapshot, every look-up reads the log afresh: the run's commit is seen at once.
     assert other.version("t") == 2 and other.commit_metadata("t") == {"n": 3}
+
+
+def test_a_commit_on_top_of_another_writers_commit_fails_and_commits_nothing(
+    tmp_path: Path,
+) -> None:
+    run = Lakehouse(str(tmp_path), snapshot=True)
+    other = Lakehouse(str(tmp_path))  # e.g. a second pipeline run on an object store
+    run.write("t", pa.table({"k": [1]}), "append")
+    assert run.version("t") == 0  # the run has read the table (as a run reads its watermark)
+    other.write("t", pa.table({"k": [2]}), "append")
+    con = duckdb.connect()
+    with pytest.raises(ConcurrentCommit, match="table t: another writer committed to it"):
+        write_query(run, con, "SELECT 3 AS k", "t", "append")  # DuckDB's files, our commit
+    with pytest.raises(ConcurrentCommit):
+        run.write("t", pa.table({"k": [4]}), "append")  # deltalake's writer
+    with pytest.raises(ConcurrentCommit):
+        run.merge("t", pa.table({"k": [5]}), ["k"])  # deltalake's merge
+    assert sorted(other.dataset("t").to_table().column("k").to_pylist()) == [1, 2]
+    run.advanced("t")  # told of the other commit: writes on top of it
+    assert run.write("t", pa.table({"k": [6]}), "append") == 2
 
 
 def test_a_log_folder_without_a_commit_is_not_a_table(tmp_path: Path) -> None:

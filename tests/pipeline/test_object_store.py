@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
 from aerotwin.cli import app
 from aerotwin.config import Settings, with_section
 from aerotwin.lakehouse.catalog import query, table_names
-from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.delta import ConcurrentCommit, Lakehouse
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.report import layers
 from aerotwin.pipeline.runner import RunResult, run_pipeline
@@ -200,3 +201,18 @@ def test_a_store_that_refuses_stops_the_command_with_the_root_and_the_reason(
     }
     result = cli.invoke(app, [*data_dir, "tables"], env=refused)
     assert result.exit_code == 2 and "Connection refused" in result.output, result.output
+
+
+def test_a_commit_on_top_of_another_writers_fails_on_s3_too(s3_endpoint: str) -> None:
+    # No lock file on an object store: the conditional commit is what stops a second run.
+    _bucket(s3_endpoint, "two-writers")
+    options = _storage_options(s3_endpoint)
+    run = Lakehouse("s3://two-writers/lake", options, snapshot=True)
+    other = Lakehouse("s3://two-writers/lake", options)
+    run.write("bronze_x", pa.table({"k": [1]}), "append", metadata={"checkpoint": 1})
+    assert run.commit_metadata("bronze_x") == {"checkpoint": 1}
+    other.write("bronze_x", pa.table({"k": [1]}), "append", metadata={"checkpoint": 1})
+    with pytest.raises(ConcurrentCommit, match="table bronze_x"):
+        run.write("bronze_x", pa.table({"k": [2]}), "append", metadata={"checkpoint": 2})
+    assert other.table("bronze_x").version() == 1
+    assert sorted(other.dataset("bronze_x").to_table().column("k").to_pylist()) == [1, 1]

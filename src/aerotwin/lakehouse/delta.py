@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from aerotwin.lakehouse.stats import WrittenFile, delta_stats
@@ -43,6 +44,11 @@ WriteMode = Literal["append", "overwrite"]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # An S3-style XML error body within it: its code and message are what a user needs.
 _XML_ERROR = re.compile(r"<Code>(.*?)</Code>\s*<Message>(.*?)</Message>", re.S)
+
+
+class ConcurrentCommit(RuntimeError):
+    """Another writer committed to a table after this one read it: this write committed
+    nothing (the pipeline's watermarks and checkpoints assume no commit in between)."""
 
 
 class StoreUnreachable(ValueError):
@@ -108,6 +114,11 @@ class Lakehouse:
     @property
     def is_local(self) -> bool:
         return "://" not in self.root or self.root.startswith("file://")
+
+    @property
+    def local_root(self) -> Path | None:
+        """The root folder when the root is local, else None."""
+        return Path(self.root.removeprefix("file://")) if self.is_local else None
 
     def uri(self, name: str) -> str:
         """Where table `name` lives."""
@@ -255,10 +266,8 @@ class Lakehouse:
 
     def names(self) -> list[str]:
         """Table names found under a local root (object stores: tables the pipeline declares)."""
-        if not self.is_local:
-            return []
-        root = Path(self.root.removeprefix("file://"))
-        if not root.is_dir():
+        root = self.local_root
+        if root is None or not root.is_dir():
             return []
         # A log folder without a commit is a table whose first commit never happened (killed).
         return sorted(p.parent.name for p in root.glob("*/_delta_log") if _has_commit(p))
@@ -304,7 +313,9 @@ class Lakehouse:
         if not doomed:
             return 0  # and no commit: nothing changed
         metadata = self.maintenance_metadata(name, "vacuum")
-        table.vacuum(dry_run=False, commit_properties=_commit(metadata), **options)
+        # Vacuum changes no row: another writer's commit in between is no clash.
+        properties = _commit(metadata, only_writer=False)
+        table.vacuum(dry_run=False, commit_properties=properties, **options)
         self.advanced(name)
         return len(doomed)
 
@@ -369,7 +380,8 @@ class Lakehouse:
             "commit_properties": _commit(metadata),
             "writer_properties": writer_properties,
         }
-        write_deltalake(self.table(name) if exists else self.uri(name), data, **options)
+        with _only_writer(name):
+            write_deltalake(self.table(name) if exists else self.uri(name), data, **options)
         return self.committed(name)
 
     def merge(
@@ -405,7 +417,8 @@ class Lakehouse:
         merger = merger.when_not_matched_insert_all()
         if delete_unmatched_where:
             merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_where)
-        merger.execute()
+        with _only_writer(name):
+            merger.execute()
         return self.committed(name)
 
     def commit_files(
@@ -457,14 +470,15 @@ class Lakehouse:
         table = self.table(name)
         base = table.version()
         removes = [RemoveAction(path, data_change, now) for path in remove]
-        table.create_write_transaction(
-            [*adds, *removes],
-            mode=mode,
-            schema=delta_schema if mode == "overwrite" else table.schema(),
-            commit_properties=properties,
-        )
+        with _only_writer(name):
+            table.create_write_transaction(
+                [*adds, *removes],
+                mode=mode,
+                schema=delta_schema if mode == "overwrite" else table.schema(),
+                commit_properties=properties,
+            )
         version = self.committed(name)
-        if version == base + 1 and properties is not None:
+        if version == base + 1 and properties.custom_metadata:
             # Ours (no other writer came between): what history(1) would read back (~1 ms
             # holding the GIL), with this process's clock for the commit's timestamp.
             entry = {"version": version, "timestamp": int(time.time() * 1000), "operation": "WRITE"}
@@ -531,11 +545,31 @@ def _delta_types(schema: pa.Schema) -> pa.Schema:
 
 
 def _commit(
-    metadata: Mapping[str, Any] | None, metrics: Mapping[str, int] | None = None
-) -> CommitProperties | None:
+    metadata: Mapping[str, Any] | None,
+    metrics: Mapping[str, int] | None = None,
+    *,
+    only_writer: bool = True,
+) -> CommitProperties:
+    """A commit's properties. `only_writer`: fail (`_only_writer`) rather than retry on top
+    of another writer's commit, which deltalake would do when the two do not clash in
+    Delta's terms: two appends of the same new landing files never do."""
     custom: dict[str, Any] = {}
     if metadata:
         custom[METADATA_KEY] = json.dumps(dict(metadata), default=str)
     if metrics:
         custom["operationMetrics"] = dict(metrics)
-    return CommitProperties(custom_metadata=custom) if custom else None
+    return CommitProperties(
+        custom_metadata=custom or None, max_commit_retries=0 if only_writer else None
+    )
+
+
+@contextmanager
+def _only_writer(name: str) -> Iterator[None]:
+    """deltalake's failed commit (no retries) as ConcurrentCommit, naming the table."""
+    try:
+        yield
+    except CommitFailedError as exc:
+        raise ConcurrentCommit(
+            f"table {name}: another writer committed to it after this process read it; "
+            f"this write committed nothing ({exc})"
+        ) from exc
