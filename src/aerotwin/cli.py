@@ -326,7 +326,10 @@ app.add_typer(pipeline_app, name="pipeline")
 def _run_pipeline(
     settings: Settings, console: Console, full_refresh: bool, engine: str | None
 ) -> None:
-    """Run the pipeline with per-table progress; exits 1 when an expectation fails the run."""
+    """Run the pipeline with per-table progress; exits 1 when an expectation fails the run
+    or another run or writer is at work on the same tables."""
+    from aerotwin.lakehouse.delta import ConcurrentCommit
+    from aerotwin.lakehouse.run_lock import LakehouseBusy
     from aerotwin.pipeline.expectations import ExpectationFailed
     from aerotwin.pipeline.report import run_summary, table_progress
     from aerotwin.pipeline.runner import run_pipeline
@@ -338,8 +341,10 @@ def _run_pipeline(
             result = run_pipeline(
                 settings, full_refresh=full_refresh, engine=engine, tables=declared, **callbacks
             )
-    except ExpectationFailed as exc:
-        Console(stderr=True).print(f"[red]pipeline stopped:[/red] {exc}", highlight=False)
+    except (ExpectationFailed, LakehouseBusy, ConcurrentCommit) as exc:
+        Console(stderr=True).print(
+            f"[red]pipeline stopped:[/red] {exc}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     console.print(run_summary(result), highlight=False)
 
@@ -401,6 +406,7 @@ def optimize_cmd(
 
     from aerotwin.lakehouse.catalog import table_names
     from aerotwin.lakehouse.maintenance import maintain
+    from aerotwin.lakehouse.run_lock import LakehouseBusy, exclusive_run
     from aerotwin.pipeline.report import layers, maintenance_table
 
     lakehouse = _lakehouse(_settings(ctx))
@@ -410,14 +416,21 @@ def optimize_cmd(
         raise typer.Exit(2)
     chosen = names or table_names(lakehouse, layers())
     console = Console()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("optimize", total=len(chosen))
-        done = maintain(
-            lakehouse,
-            chosen,
-            retain_hours=retain_hours,
-            on_table=lambda _: progress.advance(task),
-        )
+    try:
+        with (
+            exclusive_run(lakehouse, "aerotwin optimize"),
+            Progress(console=console, transient=True) as progress,
+        ):
+            task = progress.add_task("optimize", total=len(chosen))
+            done = maintain(
+                lakehouse,
+                chosen,
+                retain_hours=retain_hours,
+                on_table=lambda _: progress.advance(task),
+            )
+    except LakehouseBusy as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     console.print(maintenance_table(done))
 
 

@@ -22,6 +22,7 @@ import duckdb
 from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import Engine
+from aerotwin.lakehouse.run_lock import exclusive_run
 from aerotwin.pipeline import bronze
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import (
@@ -69,7 +70,11 @@ def run_pipeline(
     on_start: Callable[[TableDef], None] | None = None,
     on_done: Progress | None = None,
 ) -> RunResult:
-    """Run every declared table in dependency order; raises ExpectationFailed on a fail rule.
+    """Run every declared table in dependency order.
+
+    Raises ExpectationFailed on a fail rule, LakehouseBusy when another run holds the
+    lakehouse (nothing done), ConcurrentCommit when another writer committed to a table
+    this run was writing (that table unchanged; no other table starts after it).
 
     `engine` is a name (duckdb / spark) or an open Engine (tests share one Spark session).
     """
@@ -78,9 +83,24 @@ def run_pipeline(
     lakehouse = getattr(engine, "lakehouse", None) or Lakehouse.from_settings(
         settings, snapshot=True
     )
+    run_id = uuid.uuid4().hex[:12]
+    with exclusive_run(lakehouse, f"pipeline run {run_id}"):  # before any table is read
+        return _run(settings, lakehouse, run_id, full_refresh, engine, tables, on_start, on_done)
+
+
+def _run(
+    settings: Settings,
+    lakehouse: Lakehouse,
+    run_id: str,
+    full_refresh: bool,
+    engine: str | Engine | None,
+    tables: list[TableDef] | None,
+    on_start: Callable[[TableDef], None] | None,
+    on_done: Progress | None,
+) -> RunResult:
     declared = tables if tables is not None else load_tables()
     engines = EnginePool(engine, lakehouse, settings)
-    result = RunResult(uuid.uuid4().hex[:12], engines.name, full_refresh)
+    result = RunResult(run_id, engines.name, full_refresh)
     workers = settings.pipeline.workers if engines.can_fork else 1
     # Every table merges its dropped rows into the one quarantine table: one at a time.
     quarantine_lock = threading.Lock()
@@ -111,7 +131,7 @@ def run_pipeline(
                 _derive(engines.get(), lakehouse, table, run, full_refresh, quarantine_lock)
             else:
                 run.status = "skipped"
-        except ExpectationFailed as exc:
+        except Exception as exc:  # recorded in pipeline_events, then the run stops
             run.status, run.message = "failed", str(exc)
             raise
         finally:

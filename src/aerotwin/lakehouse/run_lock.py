@@ -1,0 +1,79 @@
+"""One writer run at a time per lakehouse: an exclusive lock on a file under a local root.
+
+Two pipeline runs at once would both ingest the same new landing files, and a compaction
+during a run would make the run's commits fail. The second run does not wait: it stops
+before it reads anything, naming the run that holds the lock. The operating
+system releases the lock when the holder's process ends, even when it is killed. An
+object-store root has no such lock; there the second run stops at its first commit on a
+table the first run committed to since (`ConcurrentCommit`), with nothing of it committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aerotwin.lakehouse.delta import Lakehouse
+
+LOCK_FILE = "_pipeline.lock"
+
+
+class LakehouseBusy(RuntimeError):
+    """Another run (pipeline or maintenance) holds the lakehouse; this one changed nothing."""
+
+
+@contextmanager
+def exclusive_run(lakehouse: Lakehouse, run: str) -> Iterator[None]:
+    """Hold the lakehouse's run lock for the block; LakehouseBusy when another run has it.
+
+    `run`: what this run is, as the other would be told ("pipeline run 3f2a9c...").
+    """
+    root = lakehouse.local_root
+    if root is None:
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    # "a+": opening must not erase the holder's description before the lock is ours.
+    with open(root / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise LakehouseBusy(
+                f"lakehouse {lakehouse.root} is in use by another run "
+                f"({_describe(handle.read())}); this run changed nothing: run it again "
+                "when that one has finished"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        holder = {
+            "run": run,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        }
+        handle.write(json.dumps(holder))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)  # the lock itself goes with the file's closing
+
+
+def _describe(text: str) -> str:
+    """The lock holder as a user reads it: run, process and start time."""
+    if not text.strip():
+        return "it has just started"
+    try:
+        holder = json.loads(text)
+        return (
+            f"{holder['run']}, process {holder['pid']} on {holder['host']}, "
+            f"started {holder['started']}"
+        )
+    except (ValueError, KeyError, TypeError):
+        return "its description is not readable"

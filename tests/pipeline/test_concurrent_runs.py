@@ -1,0 +1,81 @@
+"""Two pipeline runs at once on one lakehouse: the second stops, and nothing is ingested twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aerotwin.cli import app
+from aerotwin.config import Settings
+from aerotwin.lakehouse.catalog import query
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.run_lock import LOCK_FILE, LakehouseBusy, exclusive_run
+from aerotwin.pipeline.registry import load_tables
+from aerotwin.pipeline.runner import RunResult, run_pipeline
+from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
+from aerotwin.schemas import COMPONENT_TYPES
+
+CLI = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
+
+
+def test_a_run_stops_at_once_while_another_holds_the_lakehouse(fresh_landing: Settings) -> None:
+    settings = fresh_landing
+    lakehouse = Lakehouse.from_settings(settings)
+    cli = ["--data-dir", str(settings.data_dir)]
+    with exclusive_run(lakehouse, "pipeline run holder00run1"):
+        with pytest.raises(LakehouseBusy) as busy:
+            run_pipeline(settings)
+        message = str(busy.value)
+        assert "in use by another run (pipeline run holder00run1, process" in message
+        assert "changed nothing" in message
+        result = CliRunner().invoke(app, [*cli, "pipeline", "run"])
+        assert result.exit_code == 1 and "pipeline run holder00run1" in result.output
+    assert lakehouse.names() == []  # neither run read or wrote a table
+    with exclusive_run(lakehouse, "aerotwin optimize"):
+        result = CliRunner().invoke(app, [*cli, "pipeline", "run"])
+        assert result.exit_code == 1 and "(aerotwin optimize, process" in result.output
+
+    assert run_pipeline(settings).changed  # the lock went with its holder
+    assert (Path(settings.lakehouse_root) / LOCK_FILE).read_text() == ""
+    with exclusive_run(lakehouse, "pipeline run holder00run2"):
+        result = CliRunner().invoke(app, [*cli, "optimize"])
+        assert result.exit_code == 1 and "pipeline run holder00run2" in result.output
+    result = CliRunner().invoke(app, [*cli, "optimize"])
+    assert result.exit_code == 0, result.output
+
+
+def _lines(lakehouse: Lakehouse, table: str) -> tuple[int, int]:
+    sql = f"SELECT count(*), count(DISTINCT (_source_file, _line)) FROM {table}"
+    rows, distinct = query(lakehouse, sql, [table]).to_pylist()[0].values()
+    return int(rows), int(distinct)
+
+
+@pytest.mark.slow
+def test_a_second_process_started_mid_run_ingests_nothing_twice(
+    fresh_landing: Settings, first_run: tuple[Settings, RunResult]
+) -> None:
+    settings = fresh_landing
+    tables = load_tables(layers=("bronze", "silver"))
+    command = [*CLI, "--data-dir", str(settings.data_dir), "pipeline", "run"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    marker = Path(settings.lakehouse_root) / "bronze_flights" / "_delta_log"
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert first.poll() is None, "the first run ended before the second could start"
+        assert time.monotonic() < deadline, f"{marker} never appeared"
+        time.sleep(0.005)
+    with pytest.raises(LakehouseBusy, match="in use by another run"):
+        run_pipeline(settings, tables=tables)
+    output, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, output
+
+    lakehouse, alone = Lakehouse.from_settings(settings), Lakehouse.from_settings(first_run[0])
+    for ct in COMPONENT_TYPES:
+        rows, distinct = _lines(lakehouse, bronze_name(ct))
+        assert rows == distinct == _lines(alone, bronze_name(ct))[0], ct
+        assert lakehouse.state(silver_name(ct)).rows == alone.state(silver_name(ct)).rows
