@@ -8,13 +8,14 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from aerotwin.config import load_settings
+from aerotwin.config import Settings, load_settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.bronze import ingest
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.landing import split_lines
 from aerotwin.pipeline.registry import load_tables
+from aerotwin.pipeline.runner import run_pipeline
 
 TRICKY = (
     b'{"a":1}\n\n   \n{"a":2}\r\n\r\n\r\r\nx\ry\n\xff bad \xc3\n'
@@ -22,33 +23,37 @@ TRICKY = (
 )
 
 
-def _reference(data: bytes, start: int) -> tuple[list[str], list[int], int, int]:
+def _reference(data: bytes, start: int) -> tuple[list[str], list[int], int, int, list[bool]]:
     """What a plain line reader gives: the same contract, written the obvious way."""
     end = data.rfind(b"\n") + 1
     if end <= start:
-        return [], [], 0, start
+        return [], [], 0, start, []
     raw = data[start:end].split(b"\n")[:-1]
     kept = [(i, r) for i, r in enumerate(raw, 1) if r not in (b"", b"\r")]
-    text = [r.decode("utf-8", "replace").rstrip("\r\n") for _, r in kept]
-    return text, [i for i, _ in kept], len(raw), end
+    text = [r.decode("utf-8", "backslashreplace").rstrip("\r\n") for _, r in kept]
+    not_utf8 = [r.decode("utf-8", "replace") != r.decode("utf-8", "ignore") for _, r in kept]
+    return text, [i for i, _ in kept], len(raw), end, not_utf8
 
 
 @pytest.mark.parametrize("start", [0, 8, 9, len(TRICKY) - 12, len(TRICKY)])
 def test_split_lines_is_a_plain_line_reader(start: int) -> None:
     lines = split_lines(TRICKY, start)
-    text, numbers, breaks, end = _reference(TRICKY, start)
+    text, numbers, breaks, end, not_utf8 = _reference(TRICKY, start)
     assert lines.text.to_pylist() == text
     assert lines.numbers.tolist() == numbers
     assert (lines.breaks, lines.end) == (breaks, end)
     assert lines.text.type == pa.string()
     lines.text.validate(full=True)  # bytes that are not UTF-8 never reach `_raw`
+    marked = lines.not_utf8.tolist() if lines.not_utf8 is not None else [False] * len(text)
+    assert marked == not_utf8
 
 
 def test_split_lines_keeps_blank_and_odd_lines_apart() -> None:
     lines = split_lines(TRICKY)
     assert lines.text.to_pylist()[:4] == ['{"a":1}', "   ", '{"a":2}', ""]  # "\r\r" -> ""
     assert "x\ry" in lines.text.to_pylist()  # a lone \r inside a line is no line break
-    assert "\ufffd bad \ufffd" in lines.text.to_pylist()
+    assert "\\xff bad \\xc3" in lines.text.to_pylist()  # the bytes, escaped, not lost
+    assert lines.not_utf8 is not None and lines.not_utf8.sum() == 1
     assert lines.text.to_pylist()[-1] == "last"
 
 
@@ -147,3 +152,44 @@ def test_files_with_one_header_are_parsed_in_one_go_unless_a_row_is_malformed() 
     assert [t.num_rows for t in apart] == [3, 1, 3]
     assert apart[1].column("_parse_ok").to_pylist() == [False]
     assert apart[2].column("flight_id").to_pylist() == ["F1", "F2", "F3"]
+
+
+def _corrupt(path: Path, line: int, old: bytes, new: bytes) -> bytes:
+    """Replace `old` with `new` in line `line` (1-based) of `path`; the line's new bytes."""
+    lines = path.read_bytes().split(b"\n")
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    path.write_bytes(b"\n".join(lines))
+    return lines[line - 1]
+
+
+def test_lines_that_are_not_utf8_are_quarantined_with_their_bytes_escaped(
+    fresh_landing: Settings,
+) -> None:
+    landing = fresh_landing.landing_dir
+    engine_file = sorted(landing.glob("telemetry_engine/date=*/*.jsonl"))[2]
+    flights_file = sorted(landing.glob("flights/date=*/*.csv"))[2]
+    # A Latin-1 byte inside a JSON key, and inside a CSV field that no rule checks.
+    bad_json = _corrupt(engine_file, 3, b'"aircraft_id"', b'"aircraft\xe9id"')
+    row = flights_file.read_bytes().split(b"\n")[1]
+    origin = row.split(b",")[4]
+    bad_csv = _corrupt(flights_file, 2, b"," + origin + b",", b"," + origin[:1] + b"\xe9,")
+
+    run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    sql = (
+        "SELECT table_name, rule, record_id, raw_record FROM quarantine WHERE rule = 'parse_error'"
+    )
+    found = {r["record_id"]: r for r in query(lakehouse, sql, ["quarantine"]).to_pylist()}
+    for table, path, raw in [
+        ("telemetry_engine", engine_file, bad_json),
+        ("flights", flights_file, bad_csv),
+    ]:
+        line = 3 if table == "telemetry_engine" else 2
+        record = found[f"{path.relative_to(landing).as_posix()}:{line}"]
+        assert record["table_name"] == table
+        assert record["raw_record"] == raw.decode("utf-8", "backslashreplace")
+        assert "\\xe9" in record["raw_record"]  # the byte, written out: nothing lost
+    flight_id = bad_csv.split(b",")[0].decode()
+    kept = query(lakehouse, f"SELECT count(*) AS n FROM flights WHERE flight_id = '{flight_id}'")
+    assert kept.to_pylist() == [{"n": 0}]

@@ -280,12 +280,17 @@ def _read(
         return FileRead(_lineage(raw, numbers, name, batch_id, now, lines.end), new_mark)
     buffer = np.frombuffer(data, dtype=np.uint8)
     header_end = int(np.argmax(buffer == 10))
-    header = next(csv.reader([data.slice(0, header_end).to_pybytes().decode()]))
-    body_start = start
+    head = data.slice(0, header_end).to_pybytes().decode("utf-8", "backslashreplace")
+    header = next(csv.reader([head]))
+    body_start, not_utf8 = start, lines.not_utf8
     if start == 0:
         raw, numbers, body_start = raw[1:], numbers[1:], header_end + 1
+        not_utf8 = not_utf8[1:] if not_utf8 is not None else None
     lineage = _lineage(raw, numbers, name, batch_id, now, lines.end)
-    # Arrow may read the bytes as they are only when the first line read was the header.
-    plain = header_end > 0 and not (buffer[body_start : lines.end] == 13).any()
+    if not_utf8 is not None and not not_utf8.any():
+        not_utf8 = None  # only the header held such bytes
+    # Arrow may read the bytes as they are only when the first line read was the header,
+    # and when they are all UTF-8 (the escaped lines are not the bytes).
+    plain = header_end > 0 and not_utf8 is None and not (buffer[body_start : lines.end] == 13).any()
     body = data.slice(body_start, lines.end - body_start) if plain else None
-    return FileRead(lineage, new_mark, CsvFile(lineage, tuple(header), body))
+    return FileRead(lineage, new_mark, CsvFile(lineage, tuple(header), body, not_utf8))

@@ -26,12 +26,14 @@ class CsvFile:
     """The new lines of one CSV file: lineage columns (`_raw` first), header and bytes.
 
     `body`: the bytes of exactly those lines when Arrow may parse them as they are (no
-    `\\r`, header not among them), else None.
+    `\\r`, header not among them, all UTF-8), else None. `not_utf8`: the lines that held
+    bytes that are not UTF-8 (escaped in `_raw`): never parsed as rows (None: none did).
     """
 
     lineage: pa.Table
     columns: tuple[str, ...]
     body: pa.Buffer | None
+    not_utf8: np.ndarray | None = None
 
 
 def parse_files(files: list[CsvFile]) -> Iterator[pa.Table]:
@@ -82,12 +84,17 @@ def _parse_one(file: CsvFile) -> pa.Table:
     if len(raw):
         body = file.body or pa.py_buffer("\n".join(raw.to_pylist()).encode() + b"\n")
         parsed = read_rows(body, columns)
-    if parsed is not None and parsed.num_rows == len(raw):
+    if parsed is not None and parsed.num_rows == len(raw) and file.not_utf8 is None:
         ok = np.ones(len(raw), dtype=bool)
         return _with_fields(file.lineage, ok, [c.combine_chunks() for c in parsed.columns], [file])
     values, flags = parse_csv_lines(raw.to_pylist(), columns)
+    ok = np.array(flags, dtype=bool)
+    if file.not_utf8 is not None:
+        # A row read off escaped bytes would hold values the file never had: quarantined.
+        ok &= ~file.not_utf8
+        values = [[v if good else None for v, good in zip(c, ok, strict=True)] for c in values]
     fields = [pa.array(v, pa.string()) for v in values]
-    return _with_fields(file.lineage, np.array(flags, dtype=bool), fields, [file])
+    return _with_fields(file.lineage, ok, fields, [file])
 
 
 def _with_fields(

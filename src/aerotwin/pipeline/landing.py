@@ -56,6 +56,7 @@ class Lines(NamedTuple):
     numbers: np.ndarray  # each one's line number, counted from the offset (1-based)
     breaks: int  # line breaks read, blank lines included
     end: int  # the byte offset just past the last line break (the offset when none)
+    not_utf8: np.ndarray | None = None  # which lines held bytes that are not UTF-8 (None: none)
 
 
 def read_file(path: Path) -> pa.Buffer:
@@ -68,8 +69,9 @@ def split_lines(data: bytes | pa.Buffer, start: int = 0) -> Lines:
     """The complete (newline-terminated) lines of `data` from byte `start` on.
 
     Zero-copy until the line breaks are trimmed: offsets come from the newlines' positions.
-    A line that is empty or a lone `\r` is blank: counted, not returned. Bytes that are
-    not UTF-8 are replaced (U+FFFD) in their line only, so `_raw` is always valid text.
+    A line that is empty or a lone `\r` is blank: counted, not returned. A byte that is not
+    UTF-8 is written as a `\\xNN` escape in its line only, so `_raw` is always valid text
+    and still says what the byte was; `not_utf8` marks those lines (no parse may trust them).
     """
     buffer = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buffer[start:] == 10) + start
@@ -84,26 +86,39 @@ def split_lines(data: bytes | pa.Buffer, start: int = 0) -> Lines:
         pa.py_buffer(offsets.astype(np.int64 if wide else np.int32)),
         pa.py_buffer(data),
     )
-    lines = pc.utf8_rtrim(_valid_utf8(lines), characters="\r\n")
+    lines, not_utf8 = _valid_utf8(lines)
+    lines = pc.utf8_rtrim(lines, characters="\r\n")
     lines = lines.cast(pa.string()) if wide else lines
     numbers = np.arange(1, len(ends) + 1, dtype=np.int64)
     keep = (ends - starts) > 0
     keep &= ~((ends - starts == 1) & (buffer[ends - 1] == 13))
     end = int(ends[-1]) + 1
     if keep.all():
-        return Lines(lines, numbers, len(ends), end)
-    return Lines(lines.filter(pa.array(keep)), numbers[keep], len(ends), end)
+        return Lines(lines, numbers, len(ends), end, not_utf8)
+    kept = not_utf8[keep] if not_utf8 is not None else None
+    return Lines(lines.filter(pa.array(keep)), numbers[keep], len(ends), end, kept)
 
 
-def _valid_utf8(lines: pa.Array) -> pa.Array:
-    """`lines`, with bytes that are not UTF-8 replaced in the lines that hold them."""
+def _valid_utf8(lines: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    """`lines` with each byte that is not UTF-8 escaped (`\\xNN`) in the line holding it,
+    and which lines those are (None when every line is UTF-8: the common case, no copy)."""
     try:
         lines.validate(full=True)
     except pa.ArrowInvalid:
         binary = pa.large_binary() if lines.type == pa.large_string() else pa.binary()
-        fixed = [v.decode("utf-8", "replace") for v in lines.view(binary).to_pylist()]
-        return pa.array(fixed, lines.type)
-    return lines
+        raw = lines.view(binary).to_pylist()
+        bad = np.array([not _is_utf8(v) for v in raw], dtype=bool)
+        fixed = [v.decode("utf-8", "backslashreplace") for v in raw]
+        return pa.array(fixed, lines.type), bad
+    return lines, None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def parse_csv_lines(
