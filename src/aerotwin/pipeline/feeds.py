@@ -8,10 +8,20 @@ what duplicates are removed on.
 from __future__ import annotations
 
 from aerotwin.pipeline.definitions import TableDef
-from aerotwin.pipeline.silver_tabular import CsvFeed
+from aerotwin.pipeline.silver_tabular import CsvFeed, Reference
 from aerotwin.pipeline.silver_tabular import tables as feed_tables
 
 TEXT, FLOAT, INT, DATE, TS, BOOL = "VARCHAR", "DOUBLE", "BIGINT", "DATE", "TIMESTAMPTZ", "BOOLEAN"
+
+# What event rows name must exist in the reference tables (reference rows are not checked
+# against each other: an aircraft held back for its base would hide all its telemetry).
+AIRCRAFT = Reference("aircraft_id", "aircraft", "aircraft_id", "unknown_aircraft")
+COMPONENT = Reference("component_id", "components", "component_id", "unknown_component")
+
+
+def _airport(column: str) -> Reference:
+    return Reference(column, "airports", "airport_code", "unknown_airport")
+
 
 FEEDS: tuple[CsvFeed, ...] = (
     CsvFeed(
@@ -87,6 +97,12 @@ FEEDS: tuple[CsvFeed, ...] = (
             "turbulence_experienced": FLOAT,
         },
         keys=("flight_id",),
+        references=(
+            AIRCRAFT,
+            _airport("origin"),
+            _airport("destination"),
+            Reference("route_id", "routes", "route_id", "unknown_route"),
+        ),
     ),
     CsvFeed(
         "weather",
@@ -100,6 +116,7 @@ FEEDS: tuple[CsvFeed, ...] = (
             "precipitation_mm": FLOAT,
         },
         keys=("airport_code", "weather_date"),
+        references=(_airport("airport_code"),),
     ),
     CsvFeed(
         "maintenance_events",
@@ -120,6 +137,7 @@ FEEDS: tuple[CsvFeed, ...] = (
             "cycles_since_new_before": INT,
         },
         keys=("event_id",),
+        references=(AIRCRAFT, COMPONENT),
     ),
     CsvFeed(
         "failures",
@@ -138,6 +156,7 @@ FEEDS: tuple[CsvFeed, ...] = (
             "cycles_since_new": INT,
         },
         keys=("failure_id",),
+        references=(AIRCRAFT, COMPONENT),
     ),
 )
 

@@ -1,7 +1,8 @@
 """Silver reference and event tables: CSV feeds typed by a declared column list.
 
 Each feed declares its columns and types once (below); the SQL and the rules are generated.
-A row whose key is missing, or whose value does not have its declared type, is quarantined.
+A row whose key is missing, whose value does not have its declared type, or that names an
+aircraft, component or airport the reference tables do not have, is quarantined.
 """
 
 from __future__ import annotations
@@ -13,13 +14,33 @@ from aerotwin.pipeline.silver_telemetry import LATEST_BY, LINEAGE, PARSE_RULE
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A column that, when not null, must name a row of a silver reference table."""
+
+    column: str
+    table: str
+    key: str
+    rule: str  # the expectation a row breaks when it does not (e.g. unknown_aircraft)
+
+
+@dataclass(frozen=True)
 class CsvFeed:
-    """One CSV feed: its silver table name, typed columns (name -> DuckDB type) and key."""
+    """One CSV feed: its silver table name, typed columns (name -> DuckDB type), key and the
+    reference tables its columns must name rows of."""
 
     name: str
     columns: dict[str, str]
     keys: tuple[str, ...]
     reference: bool = False
+    references: tuple[Reference, ...] = ()
+
+
+def _rules(feed: CsvFeed) -> dict[str, list[int]]:
+    """Each reference rule and the indexes of the references it covers, in declared order."""
+    rules: dict[str, list[int]] = {}
+    for i, ref in enumerate(feed.references):
+        rules.setdefault(ref.rule, []).append(i)
+    return rules
 
 
 def _typed(column: str, sql_type: str) -> str:
@@ -45,16 +66,25 @@ def feed_sql(feed: CsvFeed) -> str:
         f"({' AND '.join(f'b.{k} IS NOT NULL' for k in feed.keys)}) AS __complete",
         f"({' AND '.join(type_ok) or 'true'}) AS __typed",
     ]
+    refs = feed.references
+    for rule, indexes in _rules(feed).items():
+        known = [f"(b.{refs[i].column} IS NULL OR r{i}.{refs[i].key} IS NOT NULL)" for i in indexes]
+        flags.append(f"({' AND '.join(known)}) AS __pass_{rule}")
+    # Reference tables are unique on their key: a left join adds no row.
+    joins = "".join(
+        f"\nLEFT JOIN {r.table} AS r{i} ON r{i}.{r.key} = b.{r.column}" for i, r in enumerate(refs)
+    )
     select = ",\n       ".join([*typed, *(f"b.{c}" for c in LINEAGE), *flags])
-    return f"SELECT {select}\nFROM bronze_{feed.name} AS b"
+    return f"SELECT {select}\nFROM bronze_{feed.name} AS b{joins}"
 
 
-def feed_expectations() -> tuple[Expectation, ...]:
-    """Rules for CSV rows: parseable, key present, declared types."""
+def feed_expectations(feed: CsvFeed) -> tuple[Expectation, ...]:
+    """Rules for CSV rows: parseable, key present, declared types, known references."""
     return (
         Expectation(PARSE_RULE, "__parse_ok", "drop"),
         Expectation("missing_field", "__complete", "drop"),
         Expectation("wrong_type", "__typed", "drop"),
+        *(Expectation(rule, f"__pass_{rule}", "drop") for rule in _rules(feed)),
     )
 
 
@@ -75,9 +105,9 @@ def tables(feeds: tuple[CsvFeed, ...]) -> list[TableDef]:
             TableDef(
                 name=feed.name,
                 layer="silver",
-                inputs=(bronze,),
+                inputs=(bronze, *dict.fromkeys(r.table for r in feed.references)),
                 sql=feed_sql(feed),
-                expectations=feed_expectations(),
+                expectations=feed_expectations(feed),
                 mode="overwrite" if feed.reference else "merge",
                 keys=feed.keys,
                 latest_by=LATEST_BY,
