@@ -265,7 +265,8 @@ class Lakehouse:
         return stats
 
     def names(self) -> list[str]:
-        """Table names found under a local root (object stores: tables the pipeline declares)."""
+        """Table names found under a local root; none for an object store, which deltalake
+        cannot list (`catalog.table_names` adds the declared tables that exist)."""
         root = self.local_root
         if root is None or not root.is_dir():
             return []
