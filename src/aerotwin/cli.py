@@ -339,7 +339,15 @@ def _run_pipeline(
     try:
         with table_progress(console, len(declared)) as callbacks:
             result = run_pipeline(
-                settings, full_refresh=full_refresh, engine=engine, tables=declared, **callbacks
+                settings,
+                full_refresh=full_refresh,
+                engine=engine,
+                tables=declared,
+                on_wait=lambda holder: console.print(
+                    f"waiting up to {settings.pipeline.lock_wait_s:g} s for {holder}",
+                    highlight=False,
+                ),
+                **callbacks,
             )
     except (ExpectationFailed, LakehouseBusy, ConcurrentCommit) as exc:
         Console(stderr=True).print(
@@ -370,13 +378,24 @@ def pipeline_run_cmd(
     engine: Annotated[
         str | None, typer.Option("--engine", help="duckdb (default) or spark")
     ] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="seconds to wait for another run on the lakehouse [pipeline.lock_wait_s]",
+        ),
+    ] = None,
 ) -> None:
     """Ingest new landing files into bronze and bring every table up to date."""
+    from aerotwin.config import with_section
+
     if engine is not None and engine not in ("duckdb", "spark"):
         Console(stderr=True).print(f"[red]error:[/red] --engine: {engine!r} is not duckdb or spark")
         raise typer.Exit(2)
-    _lakehouse(_settings(ctx))
-    _run_pipeline(_settings(ctx), Console(), full_refresh, engine)
+    settings = with_section(_settings(ctx), "pipeline", lock_wait_s=wait)
+    _lakehouse(settings)
+    _run_pipeline(settings, Console(), full_refresh, engine)
 
 
 @app.command("tables")

@@ -66,6 +66,12 @@ class PipelineSettings(_Section):
     workers: int = Field(
         2, ge=1, le=32, description="tables run at once when independent (Spark: always 1)"
     )
+    lock_wait_s: float = Field(
+        0.0,
+        ge=0,
+        le=86400,
+        description="seconds a run waits for another run on the lakehouse to end (0: stops)",
+    )
 
 
 class TwinSettings(_Section):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aerotwin.cli import app
-from aerotwin.config import Settings
+from aerotwin.config import Settings, with_section
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.run_lock import LOCK_FILE, LakehouseBusy, exclusive_run
@@ -79,3 +80,36 @@ def test_a_second_process_started_mid_run_ingests_nothing_twice(
         rows, distinct = _lines(lakehouse, bronze_name(ct))
         assert rows == distinct == _lines(alone, bronze_name(ct))[0], ct
         assert lakehouse.state(silver_name(ct)).rows == alone.state(silver_name(ct)).rows
+
+
+def test_a_run_told_to_wait_starts_when_the_other_ends_or_gives_up(
+    fresh_landing: Settings,
+) -> None:
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    held, release = threading.Event(), threading.Event()
+
+    def earlier_run() -> None:
+        with exclusive_run(lakehouse, "pipeline run earlier0001"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=earlier_run)
+    holder.start()
+    assert held.wait(10)
+    threading.Timer(0.5, release.set).start()
+    told: list[str] = []
+    started = time.monotonic()
+    patient = with_section(fresh_landing, "pipeline", lock_wait_s=30)
+    result = run_pipeline(patient, tables=load_tables(layers=("bronze",)), on_wait=told.append)
+    assert result.changed and time.monotonic() - started >= 0.5
+    assert len(told) == 1 and told[0].startswith("pipeline run earlier0001, process")
+    holder.join()
+
+    cli = ["--data-dir", str(fresh_landing.data_dir), "pipeline", "run", "--wait", "0.3"]
+    with exclusive_run(lakehouse, "pipeline run earlier0002"):
+        started = time.monotonic()
+        result = CliRunner().invoke(app, cli)
+        assert time.monotonic() - started >= 0.3
+    assert result.exit_code == 1, result.output
+    assert "waiting up to 0.3 s for pipeline run earlier0002" in result.output
+    assert "after waiting 0.3 s" in result.output

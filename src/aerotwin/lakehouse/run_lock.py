@@ -1,8 +1,9 @@
 """One writer run at a time per lakehouse: an exclusive lock on a file under a local root.
 
 Two pipeline runs at once would both ingest the same new landing files, and a compaction
-during a run would make the run's commits fail. The second run does not wait: it stops
-before it reads anything, naming the run that holds the lock. The operating
+during a run would make the run's commits fail. The second run stops before it reads
+anything, naming the run that holds the lock, or first waits for it up to a given time
+(a scheduled run that finds the previous one still going). The operating
 system releases the lock when the holder's process ends, even when it is killed. An
 object-store root has no such lock; there the second run stops at its first commit on a
 table the first run committed to since (`ConcurrentCommit`), with nothing of it committed.
@@ -15,8 +16,10 @@ import fcntl
 import json
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from aerotwin.lakehouse.delta import Lakehouse
 
@@ -28,8 +31,14 @@ class LakehouseBusy(RuntimeError):
 
 
 @contextmanager
-def exclusive_run(lakehouse: Lakehouse, run: str) -> Iterator[None]:
-    """Hold the lakehouse's run lock for the block; LakehouseBusy when another run has it.
+def exclusive_run(
+    lakehouse: Lakehouse,
+    run: str,
+    wait_s: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold the lakehouse's run lock for the block; LakehouseBusy when another run has it
+    for longer than `wait_s` seconds (`on_wait` is told once who it waits for).
 
     `run`: what this run is, as the other would be told ("pipeline run 3f2a9c...").
     """
@@ -40,15 +49,7 @@ def exclusive_run(lakehouse: Lakehouse, run: str) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)
     # "a+": opening must not erase the holder's description before the lock is ours.
     with open(root / LOCK_FILE, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise LakehouseBusy(
-                f"lakehouse {lakehouse.root} is in use by another run "
-                f"({_describe(handle.read())}); this run changed nothing: run it again "
-                "when that one has finished"
-            ) from None
+        _acquire(handle, lakehouse.root, wait_s, on_wait)
         handle.seek(0)
         handle.truncate()
         holder = {
@@ -63,6 +64,32 @@ def exclusive_run(lakehouse: Lakehouse, run: str) -> Iterator[None]:
             yield
         finally:
             handle.truncate(0)  # the lock itself goes with the file's closing
+
+
+def _acquire(
+    handle: IO[str], root: str, wait_s: float, on_wait: Callable[[str], None] | None
+) -> None:
+    """Take the lock on `handle`, trying again every 0.2 s for up to `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            handle.seek(0)
+            holder = _describe(handle.read())
+        left = deadline - time.monotonic()
+        if left <= 0:
+            waited = f" after waiting {wait_s:g} s" if wait_s else ""
+            raise LakehouseBusy(
+                f"lakehouse {root} is in use by another run ({holder}){waited}; this run "
+                "changed nothing: run it again when that one has finished"
+            )
+        if on_wait is not None and not waiting:
+            on_wait(holder)
+        waiting = True
+        time.sleep(min(0.2, left))
 
 
 def _describe(text: str) -> str:

@@ -69,6 +69,7 @@ def run_pipeline(
     tables: list[TableDef] | None = None,
     on_start: Callable[[TableDef], None] | None = None,
     on_done: Progress | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run every declared table in dependency order.
 
@@ -77,6 +78,8 @@ def run_pipeline(
     this run was writing (that table unchanged; no other table starts after it).
 
     `engine` is a name (duckdb / spark) or an open Engine (tests share one Spark session).
+    Another run holding the lakehouse is waited for up to `pipeline.lock_wait_s` seconds;
+    `on_wait` is told once whom for.
     """
     # One Lakehouse for the run and its engine, so the engine's commits move the run's view
     # on: an open engine's own, else one that only the run's commits move on (snapshot).
@@ -84,7 +87,8 @@ def run_pipeline(
         settings, snapshot=True
     )
     run_id = uuid.uuid4().hex[:12]
-    with exclusive_run(lakehouse, f"pipeline run {run_id}"):  # before any table is read
+    wait_s = settings.pipeline.lock_wait_s
+    with exclusive_run(lakehouse, f"pipeline run {run_id}", wait_s, on_wait):  # before any read
         return _run(settings, lakehouse, run_id, full_refresh, engine, tables, on_start, on_done)
 
 
