@@ -2,11 +2,11 @@
 
 Two pipeline runs at once would both ingest the same new landing files, and a compaction
 during a run would make the run's commits fail. The second run stops before it reads
-anything, naming the run that holds the lock, or first waits for it up to a given time
-(a scheduled run that finds the previous one still going). The operating
-system releases the lock when the holder's process ends, even when it is killed. An
-object-store root has no such lock; there the second run stops at its first commit on a
-table the first run committed to since (`ConcurrentCommit`), with nothing of it committed.
+anything, naming the run that holds the lock, or first waits for it up to a given time (a
+scheduled run that finds the previous one still going). The operating system releases the
+lock when the holder's process ends, even when it is killed. An object-store root has no
+such lock; there the second run stops at its first commit on a table the first run
+committed to since (`ConcurrentCommit`), with nothing of it committed.
 """
 
 from __future__ import annotations
