@@ -24,6 +24,7 @@ from aerotwin.cli import app
 from aerotwin.config import Settings, with_section
 from aerotwin.lakehouse.catalog import query, table_names
 from aerotwin.lakehouse.delta import ConcurrentCommit, Lakehouse
+from aerotwin.lakehouse.maintenance import maintain
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.report import layers
 from aerotwin.pipeline.runner import RunResult, run_pipeline
@@ -216,3 +217,23 @@ def test_a_commit_on_top_of_another_writers_fails_on_s3_too(s3_endpoint: str) ->
         run.write("bronze_x", pa.table({"k": [2]}), "append", metadata={"checkpoint": 2})
     assert other.table("bronze_x").version() == 1
     assert sorted(other.dataset("bronze_x").to_table().column("k").to_pylist()) == [1, 1]
+
+
+def test_optimize_compacts_and_vacuums_an_s3_table_without_moving_its_data_version(
+    s3_endpoint: str,
+) -> None:
+    _bucket(s3_endpoint, "small-files")
+    lakehouse = Lakehouse("s3://small-files/lake", _storage_options(s3_endpoint))
+    for day in range(5):  # five daily appends: five small files
+        lakehouse.write("t", pa.table({"k": [day, day + 10]}), "append", metadata={"day": day})
+    data_version = lakehouse.data_version("t")
+
+    (done,) = maintain(lakehouse, ["t"], retain_hours=0)
+    assert (done.files_before, done.files_after, done.files_deleted) == (5, 1, 5)
+    assert done.version == 5  # the compaction's commit, after the five writes
+    assert sorted(lakehouse.dataset("t").to_table().column("k").to_pylist()) == sorted(
+        [d for day in range(5) for d in (day, day + 10)]
+    )
+    assert lakehouse.data_version("t") == data_version  # not new input for the pipeline
+    # The pipeline's metadata (its checkpoint, its watermark) is carried over.
+    assert (lakehouse.commit_metadata("t") or {}).get("day") == 4

@@ -320,6 +320,22 @@ class Lakehouse:
         self.advanced(name)
         return len(doomed)
 
+    def compact_with_deltalake(self, name: str, target_bytes: int) -> tuple[int, int, int | None]:
+        """deltalake's compaction of table `name` (where DuckDB cannot write its files: an
+        object store), in one commit that changes no row; (files before, files after, the
+        commit's version or None when nothing was small enough to merge)."""
+        table = self.table(name)
+        before = len(table.file_uris())
+        metadata = self.maintenance_metadata(name, "compact")
+        metrics = table.optimize.compact(
+            target_size=target_bytes, commit_properties=_commit(metadata, only_writer=False)
+        )
+        if not metrics.get("numFilesRemoved"):
+            return before, before, None
+        self.advanced(name)
+        after = before - int(metrics["numFilesRemoved"]) + int(metrics["numFilesAdded"])
+        return before, after, self.table(name).version()
+
     def commit_metadata(self, name: str, depth: int = 50) -> dict[str, Any] | None:
         """The pipeline metadata of the newest commit that has some (None when none has)."""
         if not self.exists(name):

@@ -2,7 +2,8 @@
 
 Daily runs add a small file per table per day (per month folder), and merges leave the files
 they replaced on disk. `compact` rewrites each folder's small files into one, in a commit
-that changes no row (`dataChange` false, marked as maintenance in its metadata); `vacuum`
+that changes no row (`dataChange` false, marked as maintenance in its metadata; on an
+object store, deltalake's compaction of the whole table does the same); `vacuum`
 deletes the files no version within the retention period reads, and files no commit ever
 listed (those of a run killed before its commit). Neither moves a table's data version
 (`Lakehouse.data_version`), so the pipeline does not take them for new input.
@@ -75,12 +76,15 @@ def _cluster(path: str) -> str:
 def compact(
     lakehouse: Lakehouse, con: duckdb.DuckDBPyConnection, name: str
 ) -> tuple[int, int, int | None]:
-    """Merge the small files of local table `name` (per month folder) in one commit that
-    changes no row. Returns (files before, files after, the commit's version or None)."""
+    """Merge the small files of table `name` (per month folder when local) in one commit
+    that changes no row. Returns (files before, files after, the commit's version or None)."""
     files = lakehouse.plain_parquet_files(name)
     folder = lakehouse.local_path(name)
-    if files is None or folder is None:
-        return (len(files or []), len(files or []), None)  # remote or partitioned: left alone
+    if folder is None:
+        # An object store: deltalake's compaction (whole table, not per month folder).
+        return lakehouse.compact_with_deltalake(name, TARGET_BYTES)
+    if files is None:
+        return (0, 0, None)  # partitioned or with reader features: left alone
     stats = lakehouse.file_stats(name)
     groups = small_file_groups(
         stats.column("path").to_pylist(), stats.column("size_bytes").to_pylist()
@@ -119,7 +123,7 @@ def maintain(
     retain_hours: int = DEFAULT_RETAIN_HOURS,
     on_table: Callable[[str], None] | None = None,
 ) -> list[Maintained]:
-    """Compact, then vacuum, each of `names` (local tables; others are vacuumed only)."""
+    """Compact, then vacuum, each of `names`."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # the command draws its own
