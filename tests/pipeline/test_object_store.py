@@ -7,6 +7,8 @@ the same landing zone gives the same silver tables as on a local folder.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from aerotwin.lakehouse.maintenance import maintain
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.report import layers
 from aerotwin.pipeline.runner import RunResult, run_pipeline
+from aerotwin.pipeline.silver_telemetry import silver_name
 
 from .conftest import hold_back_last_day, land_held_back
 
@@ -237,3 +240,44 @@ def test_optimize_compacts_and_vacuums_an_s3_table_without_moving_its_data_versi
     assert lakehouse.data_version("t") == data_version  # not new input for the pipeline
     # The pipeline's metadata (its checkpoint, its watermark) is carried over.
     assert (lakehouse.commit_metadata("t") or {}).get("day") == 4
+
+
+def test_sigkill_part_way_on_s3_then_rerun_ends_as_an_uninterrupted_run(
+    fresh_landing: Settings,
+    first_run: tuple[Settings, RunResult],
+    s3_endpoint: str,
+) -> None:
+    s3 = _bucket(s3_endpoint, "crash-lake")
+    options = _storage_options(s3_endpoint)
+    env = {
+        **os.environ,
+        "AEROTWIN_LAKEHOUSE__ROOT": "s3://crash-lake/lake",
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(options),
+    }
+    command = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
+    run = [*command, "--data-dir", str(fresh_landing.data_dir), "pipeline", "run"]
+    process = subprocess.Popen(run, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Killed as soon as a late bronze table has its first commit: part-way through bronze.
+    marker = "lake/bronze_telemetry_avionics/_delta_log/"
+    deadline = time.monotonic() + 120
+    while not s3.list_objects_v2(Bucket="crash-lake", Prefix=marker).get("KeyCount"):
+        assert process.poll() is None, "the run ended before the kill"
+        assert time.monotonic() < deadline, "the marker never appeared"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    settings = with_section(
+        fresh_landing, "lakehouse", root="s3://crash-lake/lake", storage_options=options
+    )
+    lakehouse = Lakehouse.from_settings(settings)
+    assert not lakehouse.exists(silver_name("airframe"))  # the kill really was part-way
+    medallion = load_tables(layers=("bronze", "silver"))
+    _run(settings)
+    local = Lakehouse.from_settings(first_run[0])
+    for table in load_tables(layers=("silver",)):
+        assert _content(lakehouse, table.name) == _content(local, table.name), table.name
+    counts = "SELECT count(*) AS n, count(DISTINCT (table_name, record_id)) AS d FROM quarantine"
+    quarantined = query(lakehouse, counts, ["quarantine"]).to_pylist()[0]
+    assert quarantined["n"] == quarantined["d"] == local.state("quarantine").rows
+    assert run_pipeline(settings, tables=medallion).changed == []
