@@ -55,6 +55,7 @@ class RunResult:
     engine: str
     full_refresh: bool
     tables: list[TableRun] = field(default_factory=list)
+    seconds: float = 0.0  # wall clock, from opening the engines to the events' commit
 
     @property
     def changed(self) -> list[TableRun]:
@@ -102,6 +103,7 @@ def _run(
     on_start: Callable[[TableDef], None] | None,
     on_done: Progress | None,
 ) -> RunResult:
+    started = time.perf_counter()
     declared = tables if tables is not None else load_tables()
     engines = EnginePool(engine, lakehouse, settings)
     result = RunResult(run_id, engines.name, full_refresh)
@@ -153,6 +155,7 @@ def _run(
             # One commit for the whole run's events (a commit per table cost ~20 ms each),
             # written on failure too: the failed table's event and those done before it.
             append_events(lakehouse, [t for t in result.tables if t.status in ("ok", "failed")])
+            result.seconds = time.perf_counter() - started
         finally:
             stop.set()
             if reader is not None:
