@@ -398,6 +398,19 @@ def pipeline_run_cmd(
     _run_pipeline(settings, Console(), full_refresh, engine)
 
 
+@pipeline_app.command("history")
+def pipeline_history_cmd(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="runs to show")] = 10,
+) -> None:
+    """The latest runs from pipeline_events: when, how long, tables, lines landed, failures."""
+    from aerotwin.pipeline.report import run_history
+
+    lines = run_history(_lakehouse(_settings(ctx)), limit)
+    for line in lines or ["no pipeline run has written anything yet"]:
+        Console().print(line, highlight=False, soft_wrap=True)
+
+
 @app.command("tables")
 def tables_cmd(ctx: typer.Context) -> None:
     """List the lakehouse tables: layer, rows, version and last update."""

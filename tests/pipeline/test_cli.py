@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
 from aerotwin.cli import app
 from aerotwin.config import Settings
+from aerotwin.lakehouse.delta import Lakehouse
 
 runner = CliRunner()
 
@@ -21,8 +24,21 @@ def test_run_tables_sql_and_errors(fresh_landing: Settings) -> None:
     code, out = _cli(fresh_landing, "pipeline", "run")
     assert code == 0, out
     assert "telemetry_engine" in out and "quarantined" in out and "tables written" in out
+    run_id = re.search(r"run ([0-9a-f]{12}) \(duckdb, incremental\)", out)
+    assert run_id, out
     code, out = _cli(fresh_landing, "pipeline", "run")
     assert code == 0 and "nothing new, every table up to date" in out
+
+    code, out = _cli(fresh_landing, "pipeline", "history")
+    assert code == 0, out
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    bronze = [n for n in lakehouse.names() if n.startswith("bronze_")]
+    landed = sum(lakehouse.state(n).rows for n in bronze)
+    quarantined = lakehouse.state("quarantine").rows
+    tables = len(lakehouse.names()) - 2  # all but pipeline_events and quarantine
+    (line,) = out.splitlines()  # one run: the rerun found nothing new and recorded nothing
+    assert line.startswith(f"{run_id.group(1)}  ") and " UTC  duckdb incremental  " in line
+    assert line.endswith(f"  {tables} tables  {landed:,} lines landed  {quarantined:,} quarantined")
 
     code, out = _cli(fresh_landing, "tables")
     assert code == 0, out

@@ -12,6 +12,7 @@ from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.definitions import DefinitionError, Expectation, LandingSource, TableDef
 from aerotwin.pipeline.expectations import ExpectationFailed, split_sql
 from aerotwin.pipeline.registry import load_tables, ordered
+from aerotwin.pipeline.report import run_history
 from aerotwin.pipeline.runner import run_pipeline
 
 
@@ -108,6 +109,11 @@ def test_fail_stops_the_run_before_anything_is_written(
             "message": "table checked: expectation 'v_positive' failed on 2 row(s)",
         }
     ]
+    (run, failure) = run_history(readings)
+    assert run.endswith("  1 table  0 lines landed  0 quarantined  FAILED: 1")
+    assert (
+        failure == "    failed checked: table checked: expectation 'v_positive' failed on 2 row(s)"
+    )
 
 
 def test_an_unchanged_input_skips_the_table(settings: Settings, readings: Lakehouse) -> None:

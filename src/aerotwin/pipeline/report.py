@@ -60,7 +60,7 @@ def run_summary(result: RunResult) -> str:
     """One line: what the run changed."""
     changed = result.changed
     rows = sum(t.rows_out for t in changed if t.layer != "bronze")
-    seconds = sum(t.duration_s for t in result.tables)
+    seconds = result.seconds  # tables run side by side: not the sum of their times
     if not changed:
         return f"run {result.run_id} ({result.engine}): nothing new, every table up to date"
     refresh = "full refresh" if result.full_refresh else "incremental"
@@ -96,6 +96,40 @@ def maintenance_table(done: list[Maintained]) -> Table:
     for m in done:
         table.add_row(m.table, f"{m.files_before:,}", f"{m.files_after:,}", f"{m.files_deleted:,}")
     return table
+
+
+def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
+    """`aerotwin pipeline history`: one line per run that changed something, newest first
+    (a run that found nothing new records nothing), and a line per failed table."""
+    if not lakehouse.exists(EVENTS_TABLE):
+        return []
+    runs = query(
+        lakehouse,
+        f"""SELECT run_id, min(started_ts) AS started, any_value(engine) AS engine,
+               any_value(refresh) AS refresh,
+               max(epoch(started_ts) + duration_s) - min(epoch(started_ts)) AS seconds,
+               count(*) AS tables,
+               coalesce(sum(rows_in) FILTER (WHERE layer = 'bronze'), 0) AS landed,
+               sum(quarantined) AS quarantined,
+               list(table_name || ': ' || coalesce(message, '') ORDER BY table_name)
+                 FILTER (WHERE status = 'failed') AS failures
+        FROM {EVENTS_TABLE} GROUP BY run_id ORDER BY started DESC LIMIT {int(limit)}""",
+        [EVENTS_TABLE],
+    )
+    lines = []
+    for r in runs.to_pylist():
+        failures = r["failures"] or []
+        lines.append(
+            f"{r['run_id']}  {r['started']:%Y-%m-%d %H:%M:%S} UTC  {r['engine']} {r['refresh']}  "
+            f"{r['seconds']:.1f} s  {_count(r['tables'], 'table')}  {r['landed']:,} lines landed  "
+            f"{r['quarantined']:,} quarantined" + (f"  FAILED: {len(failures)}" if failures else "")
+        )
+        lines += [f"    failed {f}" for f in failures]
+    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def quality_table(lakehouse: Lakehouse) -> Table:
