@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -61,3 +62,44 @@ def first_run(
     """Bronze and silver built once by DuckDB over a copy of `bad_landing`; read-only."""
     settings = copy_landing(bad_landing, tmp_path_factory.mktemp("first_run") / "data")
     return settings, run_pipeline(settings, tables=load_tables(layers=("bronze", "silver")))
+
+
+def _append_row(path: Path, changes: dict[str, str]) -> str:
+    """Append a copy of `path`'s first data row (blank when it has none) with `changes`."""
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        first = next(reader, {})
+        header = reader.fieldnames or []
+    row = {**dict.fromkeys(header, ""), **first, **changes}
+    line = ",".join(row[c] for c in header)
+    with path.open("a") as f:
+        f.write(line + "\n")
+    return line
+
+
+def plant_bad_event_rows(landing: Path) -> tuple[dict[tuple[str, str], str], str]:
+    """Event rows naming an unknown aircraft, airport, route or component, appended to the
+    first files of their feeds: {(table, rule): raw line}, and a row with a null reference
+    (which is no unknown one)."""
+    flights = sorted(landing.glob("flights/date=*/*.csv"))[0]
+    weather = sorted(landing.glob("weather/date=*/*.csv"))[0]
+    maintenance = sorted(landing.glob("maintenance_events/date=*/*.csv"))[0]
+    with (landing / "reference" / "components.csv").open(newline="") as f:
+        component = next(csv.DictReader(f))
+    event = {"event_ts": "2026-01-01T12:00:00Z", "event_date": "2026-01-01"}
+    event |= {"aircraft_id": component["aircraft_id"], "event_type": "inspection"}
+    bad = {
+        ("flights", "unknown_aircraft"): _append_row(
+            flights, {"flight_id": "X-1", "aircraft_id": "N999ZZ"}
+        ),
+        ("flights", "unknown_airport"): _append_row(
+            flights, {"flight_id": "X-2", "destination": "ZZZ"}
+        ),
+        ("flights", "unknown_route"): _append_row(flights, {"flight_id": "X-3", "route_id": "Z-Z"}),
+        ("weather", "unknown_airport"): _append_row(weather, {"airport_code": "QQQ"}),
+        ("maintenance_events", "unknown_component"): _append_row(
+            maintenance, {**event, "event_id": "X-4", "component_id": "N101AT-ENG9"}
+        ),
+    }
+    kept = _append_row(maintenance, {**event, "event_id": "X-5", "component_id": ""})
+    return bad, kept

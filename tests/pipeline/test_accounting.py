@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +13,8 @@ from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import PARSE_RULE, bronze_name, silver_name
 from aerotwin.schemas import BAD_RECORD_KINDS, COMPONENT_TYPES
+
+from .conftest import plant_bad_event_rows
 
 QUARANTINED_AS = {
     "truncated_line": PARSE_RULE,
@@ -112,46 +113,10 @@ def test_quarantine_keeps_the_raw_record(first_run: tuple[Settings, RunResult]) 
         assert lines[row["line"] - 1] == row["raw_record"]
 
 
-def _append_row(path: Path, changes: dict[str, str]) -> str:
-    """Append a copy of `path`'s first data row (blank when it has none) with `changes`."""
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        first = next(reader, {})
-        header = reader.fieldnames or []
-    row = {**dict.fromkeys(header, ""), **first, **changes}
-    line = ",".join(row[c] for c in header)
-    with path.open("a") as f:
-        f.write(line + "\n")
-    return line
-
-
 def test_event_rows_naming_unknown_aircraft_airports_or_components_are_quarantined(
     fresh_landing: Settings,
 ) -> None:
-    landing = fresh_landing.landing_dir
-    flights = sorted(landing.glob("flights/date=*/*.csv"))[0]
-    weather = sorted(landing.glob("weather/date=*/*.csv"))[0]
-    maintenance = sorted(landing.glob("maintenance_events/date=*/*.csv"))[0]
-    with (landing / "reference" / "components.csv").open(newline="") as f:
-        component = next(csv.DictReader(f))
-    event = {"event_ts": "2026-01-01T12:00:00Z", "event_date": "2026-01-01"}
-    event |= {"aircraft_id": component["aircraft_id"], "event_type": "inspection"}
-    bad = {
-        ("flights", "unknown_aircraft"): _append_row(
-            flights, {"flight_id": "X-1", "aircraft_id": "N999ZZ"}
-        ),
-        ("flights", "unknown_airport"): _append_row(
-            flights, {"flight_id": "X-2", "destination": "ZZZ"}
-        ),
-        ("flights", "unknown_route"): _append_row(flights, {"flight_id": "X-3", "route_id": "Z-Z"}),
-        ("weather", "unknown_airport"): _append_row(weather, {"airport_code": "QQQ"}),
-        ("maintenance_events", "unknown_component"): _append_row(
-            maintenance, {**event, "event_id": "X-4", "component_id": "N101AT-ENG9"}
-        ),
-    }
-    # A null reference is no unknown one (e.g. a check of the whole aircraft).
-    kept = _append_row(maintenance, {**event, "event_id": "X-5", "component_id": ""})
-
+    bad, kept = plant_bad_event_rows(fresh_landing.landing_dir)
     run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
     lakehouse = Lakehouse.from_settings(fresh_landing)
     sql = "SELECT table_name, rule, raw_record FROM quarantine WHERE rule LIKE 'unknown_%'"

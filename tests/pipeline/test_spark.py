@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
+
+from .conftest import copy_landing, plant_bad_event_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -57,3 +60,36 @@ def test_spark_and_duckdb_build_identical_silver_tables(
 
     # Incremental on Spark as well: nothing new, nothing written.
     assert run_pipeline(fresh_landing, engine=engine, tables=declared).changed == []
+
+
+def test_spark_quarantines_bad_event_rows_as_duckdb_does(
+    bad_landing: Settings, tmp_path: Path, spark_session: Any
+) -> None:
+    from aerotwin.lakehouse.spark_engine import SparkEngine
+
+    feeds = ("aircraft", "airports", "components", "routes", "flights", "weather")
+    feeds += ("maintenance_events",)
+    declared = [t for t in load_tables() if t.name.removeprefix("bronze_") in feeds]
+    lakehouses = {}
+    for engine in ("duckdb", "spark"):
+        settings = copy_landing(bad_landing, tmp_path / engine)
+        plant_bad_event_rows(settings.landing_dir)
+        weather = sorted(settings.landing_dir.glob("weather/date=*/*.csv"))[1]
+        with weather.open("ab") as f:  # a Latin-1 byte: not UTF-8
+            f.write(b"QQ\xe9,2026-01-02,1.0,50.0,5.0,false,0.0\n")
+        lakehouse = Lakehouse.from_settings(settings)
+        runner = SparkEngine(lakehouse, session=spark_session) if engine == "spark" else engine
+        run_pipeline(settings, engine=runner, tables=declared)
+        lakehouses[engine] = lakehouse
+    duck, spark = lakehouses["duckdb"], lakehouses["spark"]
+    rules = "SELECT table_name, rule, record_id, raw_record FROM quarantine ORDER BY ALL"
+    quarantined = query(duck, rules, ["quarantine"]).to_pylist()
+    assert {(r["table_name"], r["rule"]) for r in quarantined} >= {
+        ("flights", "unknown_aircraft"),
+        ("weather", "unknown_airport"),
+        ("weather", "parse_error"),
+        ("maintenance_events", "unknown_component"),
+    }
+    assert query(spark, rules, ["quarantine"]).to_pylist() == quarantined
+    for name in ("flights", "weather", "maintenance_events"):
+        assert _content(spark, name) == _content(duck, name), name
