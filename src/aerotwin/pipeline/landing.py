@@ -106,19 +106,18 @@ def _valid_utf8(lines: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
         lines.validate(full=True)
     except pa.ArrowInvalid:
         binary = pa.large_binary() if lines.type == pa.large_string() else pa.binary()
-        raw = lines.view(binary).to_pylist()
-        bad = np.array([not _is_utf8(v) for v in raw], dtype=bool)
-        fixed = [v.decode("utf-8", "backslashreplace") for v in raw]
-        return pa.array(fixed, lines.type), bad
+        decoded = [_decoded(v) for v in lines.view(binary).to_pylist()]
+        bad = np.array([escaped for _, escaped in decoded], dtype=bool)
+        return pa.array([text for text, _ in decoded], lines.type), bad
     return lines, None
 
 
-def _is_utf8(value: bytes) -> bool:
+def _decoded(value: bytes) -> tuple[str, bool]:
+    """A line's text, and whether bytes that are not UTF-8 had to be escaped in it."""
     try:
-        value.decode("utf-8")
+        return value.decode("utf-8"), False
     except UnicodeDecodeError:
-        return False
-    return True
+        return value.decode("utf-8", "backslashreplace"), True
 
 
 def parse_csv_lines(
