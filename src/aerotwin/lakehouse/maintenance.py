@@ -78,11 +78,11 @@ def compact(
 ) -> tuple[int, int, int | None]:
     """Merge the small files of table `name` (per month folder when local) in one commit
     that changes no row. Returns (files before, files after, the commit's version or None)."""
-    files = lakehouse.plain_parquet_files(name)
     folder = lakehouse.local_path(name)
     if folder is None:
         # An object store: deltalake's compaction (whole table, not per month folder).
         return lakehouse.compact_with_deltalake(name, TARGET_BYTES)
+    files = lakehouse.plain_parquet_files(name)
     if files is None:
         return (0, 0, None)  # partitioned or with reader features: left alone
     stats = lakehouse.file_stats(name)
