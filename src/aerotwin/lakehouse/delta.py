@@ -130,9 +130,8 @@ class Lakehouse:
         Absolute, as deltalake names the table's files (`plain_parquet_files`), even when
         the configured root is relative.
         """
-        if not self.is_local:
-            return None
-        return Path(os.path.abspath(self.uri(name).removeprefix("file://")))
+        root = self.local_root
+        return None if root is None else Path(os.path.abspath(root / name))
 
     def table(self, name: str, version: int | None = None) -> DeltaTable:
         """The Delta table `name` (optionally as of `version`); KeyError when it does not exist."""
