@@ -2,7 +2,7 @@
 
 Each feed declares its columns and types once (below); the SQL and the rules are generated.
 A row whose key is missing, whose value does not have its declared type, or that names an
-aircraft, component or airport the reference tables do not have, is quarantined.
+aircraft, component, airport or route the reference tables do not have, is quarantined.
 """
 
 from __future__ import annotations
