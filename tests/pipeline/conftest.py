@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aerotwin.config import Settings, load_settings
+from aerotwin.lakehouse.catalog import query
+from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.testing import simulate_small_fleet
@@ -29,6 +32,13 @@ def copy_landing(source: Settings, data_dir: Path) -> Settings:
     """Settings over a private copy of `source`'s landing zone (no lakehouse yet)."""
     shutil.copytree(source.landing_dir, data_dir / "landing")
     return load_settings(None, data_dir=data_dir)
+
+
+def content(lakehouse: Lakehouse, name: str) -> list[dict[str, Any]]:
+    """A table's rows, sorted, as two runs over the same landing zone must both give them:
+    ingestion time and batch ids differ between runs by construction; all else must not."""
+    sql = f"SELECT * EXCLUDE (_ingested_ts, _batch_id) FROM {name} ORDER BY ALL"
+    return query(lakehouse, sql, [name]).to_pylist()
 
 
 def hold_back_last_day(landing: Path, parking: Path) -> str:

@@ -20,6 +20,8 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import silver_name
 from aerotwin.schemas import COMPONENT_TYPES
 
+from .conftest import content
+
 CLI = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
 
 
@@ -38,11 +40,6 @@ def _kill_when(settings: Settings, marker: Path, timeout: float = 60.0) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
-
-
-def _content(lakehouse: Lakehouse, name: str) -> list[dict[str, object]]:
-    sql = f"SELECT * EXCLUDE (_ingested_ts, _batch_id) FROM {name} ORDER BY ALL"
-    return query(lakehouse, sql, [name]).to_pylist()
 
 
 @pytest.mark.slow
@@ -75,7 +72,7 @@ def test_sigkill_part_way_then_rerun_completes_without_loss_or_duplicates(
     reference = Lakehouse.from_settings(first_run[0])
     for ct in COMPONENT_TYPES:
         name = silver_name(ct)
-        assert _content(lakehouse, name) == _content(reference, name)
+        assert content(lakehouse, name) == content(reference, name)
     quarantine = query(
         lakehouse,
         "SELECT count(*) AS n, count(DISTINCT (table_name, record_id)) AS d FROM quarantine",

@@ -32,7 +32,7 @@ from aerotwin.pipeline.report import layers
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import silver_name
 
-from .conftest import hold_back_last_day, land_held_back
+from .conftest import content, hold_back_last_day, land_held_back
 
 pytestmark = pytest.mark.slow
 
@@ -92,12 +92,6 @@ def _storage_options(endpoint: str) -> dict[str, str]:
     }
 
 
-def _content(lakehouse: Lakehouse, name: str) -> list[dict[str, Any]]:
-    # Ingestion time and batch ids differ between runs by construction; all else must not.
-    sql = f"SELECT * EXCLUDE (_ingested_ts, _batch_id) FROM {name} ORDER BY ALL"
-    return query(lakehouse, sql, [name]).to_pylist()
-
-
 def _run(settings: Settings) -> RunResult:
     return run_pipeline(settings, tables=load_tables(layers=("bronze", "silver")))
 
@@ -139,7 +133,7 @@ def test_history_then_a_new_day_on_s3_give_the_local_silver_tables(
 
     local = Lakehouse.from_settings(first_run[0])
     for table in load_tables(layers=("silver",)):
-        assert _content(lakehouse, table.name) == _content(local, table.name), table.name
+        assert content(lakehouse, table.name) == content(local, table.name), table.name
     quarantine = "SELECT table_name, rule, record_id, raw_record FROM quarantine ORDER BY ALL"
     assert (
         query(lakehouse, quarantine, ["quarantine"]).to_pylist()
@@ -276,7 +270,7 @@ def test_sigkill_part_way_on_s3_then_rerun_ends_as_an_uninterrupted_run(
     _run(settings)
     local = Lakehouse.from_settings(first_run[0])
     for table in load_tables(layers=("silver",)):
-        assert _content(lakehouse, table.name) == _content(local, table.name), table.name
+        assert content(lakehouse, table.name) == content(local, table.name), table.name
     counts = "SELECT count(*) AS n, count(DISTINCT (table_name, record_id)) AS d FROM quarantine"
     quarantined = query(lakehouse, counts, ["quarantine"]).to_pylist()[0]
     assert quarantined["n"] == quarantined["d"] == local.state("quarantine").rows

@@ -13,15 +13,9 @@ from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 
-from .conftest import copy_landing, plant_bad_event_rows
+from .conftest import content, copy_landing, plant_bad_event_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
-
-
-def _content(lakehouse: Lakehouse, name: str) -> list[dict[str, Any]]:
-    # Ingestion time and batch ids differ between two runs by construction; all else must not.
-    sql = f"SELECT * EXCLUDE (_ingested_ts, _batch_id) FROM {name} ORDER BY ALL"
-    return query(lakehouse, sql, [name]).to_pylist()
 
 
 def test_spark_and_duckdb_build_identical_silver_tables(
@@ -39,7 +33,7 @@ def test_spark_and_duckdb_build_identical_silver_tables(
     duck = Lakehouse.from_settings(duck_settings)
     silver = [t.name for t in load_tables() if t.layer == "silver"]
     for name in silver:
-        spark_rows, duck_rows = _content(lakehouse, name), _content(duck, name)
+        spark_rows, duck_rows = content(lakehouse, name), content(duck, name)
         assert spark_rows == duck_rows, name
         spark_schema = lakehouse.table(name).schema().to_arrow()
         assert [f.name for f in spark_schema] == [
@@ -92,4 +86,4 @@ def test_spark_quarantines_bad_event_rows_as_duckdb_does(
     }
     assert query(spark, rules, ["quarantine"]).to_pylist() == quarantined
     for name in ("flights", "weather", "maintenance_events"):
-        assert _content(spark, name) == _content(duck, name), name
+        assert content(spark, name) == content(duck, name), name
