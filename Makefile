@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
-$(JARS): $(STAMP)
+$(JARS): $(STAMP) src/aerotwin/lakehouse/spark_jars.py
 	$(BIN)/python -m aerotwin.lakehouse.spark_jars > /dev/null
 	touch $(JARS)
 
