@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -12,7 +13,8 @@ import sqlglot
 
 from aerotwin.lakehouse.delta import TABLE_PROPERTIES, Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import BATCH_COLUMN
-from aerotwin.lakehouse.spark_jars import local_jars
+from aerotwin.lakehouse.spark_jars import local_jars, s3_jars
+from aerotwin.lakehouse.spark_storage import hadoop_options
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
@@ -28,12 +30,14 @@ def build_session(
 ) -> Any:
     """A Spark session with Delta Lake from the project-local jars (no download at run time).
 
+    A local session also gets S3A (hadoop-aws), which a cluster brings itself.
     `small_data` (tests, demos) interprets queries instead of compiling them: on a few
     thousand rows, Spark spends far longer generating code than running it.
     """
     from pyspark.sql import SparkSession
 
-    jars = ",".join(str(j) for j in local_jars())
+    found = [*local_jars(), *(s3_jars() if master.startswith("local") else [])]
+    jars = ",".join(str(j) for j in found)
     builder = SparkSession.builder
     if small_data:
         builder = builder.config("spark.sql.codegen.wholeStage", "false").config(
@@ -74,8 +78,26 @@ class SparkEngine:
         self.lakehouse = lakehouse
         self._owns_session = session is None
         self.spark = session or build_session(master)
+        self._reach_store()
         self._cached: dict[str, Any] = {}
         self._tables: dict[tuple[str, int | None], Any] = {}
+
+    def _reach_store(self) -> None:
+        """Give the session's Hadoop configuration the lakehouse's object-store settings."""
+        local = str(self.spark.sparkContext.master).startswith("local")
+        options = hadoop_options(
+            self.lakehouse.root, self.lakehouse.storage_options, os.environ, local=local
+        )
+        if not options:
+            return
+        if local and not s3_jars():
+            raise RuntimeError(
+                f"lakehouse.root {self.lakehouse.root}: a local Spark session needs Hadoop's "
+                "S3A jars: run `make jars` (or `python -m aerotwin.lakehouse.spark_jars`) once"
+            )
+        conf = self.spark.sparkContext._jsc.hadoopConfiguration()
+        for key, value in options.items():
+            conf.set(key, value)
 
     def _sql(self, duckdb_sql: str) -> Any:
         return self.spark.sql(to_spark_sql(duckdb_sql))
