@@ -171,6 +171,9 @@ def test_lines_that_are_not_utf8_are_quarantined_with_their_bytes_escaped(
     flights_file = sorted(landing.glob("flights/date=*/*.csv"))[2]
     # A Latin-1 byte inside a JSON key, and inside a CSV field that no rule checks.
     bad_json = _corrupt(engine_file, 3, b'"aircraft_id"', b'"aircraft\xe9id"')
+    # After a backslash, the escaped byte reads as valid JSON (`\\xe9`): still not trusted.
+    flight = engine_file.read_bytes().split(b"\n")[4].split(b'"flight_id":"')[1].split(b'"')[0]
+    bad_escape = _corrupt(engine_file, 5, flight + b'"', flight + b'\\\xe9"')
     row = flights_file.read_bytes().split(b"\n")[1]
     origin = row.split(b",")[4]
     bad_csv = _corrupt(flights_file, 2, b"," + origin + b",", b"," + origin[:1] + b"\xe9,")
@@ -181,15 +184,17 @@ def test_lines_that_are_not_utf8_are_quarantined_with_their_bytes_escaped(
         "SELECT table_name, rule, record_id, raw_record FROM quarantine WHERE rule = 'parse_error'"
     )
     found = {r["record_id"]: r for r in query(lakehouse, sql, ["quarantine"]).to_pylist()}
-    for table, path, raw in [
-        ("telemetry_engine", engine_file, bad_json),
-        ("flights", flights_file, bad_csv),
+    for table, path, line, raw in [
+        ("telemetry_engine", engine_file, 3, bad_json),
+        ("telemetry_engine", engine_file, 5, bad_escape),
+        ("flights", flights_file, 2, bad_csv),
     ]:
-        line = 3 if table == "telemetry_engine" else 2
         record = found[f"{path.relative_to(landing).as_posix()}:{line}"]
         assert record["table_name"] == table
         assert record["raw_record"] == raw.decode("utf-8", "backslashreplace")
         assert "\\xe9" in record["raw_record"]  # the byte, written out: nothing lost
+    altered = "SELECT count(*) AS n FROM telemetry_engine WHERE contains(flight_id, 'xe9')"
+    assert query(lakehouse, altered).to_pylist() == [{"n": 0}]
     flight_id = bad_csv.split(b",")[0].decode()
     kept = query(lakehouse, f"SELECT count(*) AS n FROM flights WHERE flight_id = '{flight_id}'")
     assert kept.to_pylist() == [{"n": 0}]

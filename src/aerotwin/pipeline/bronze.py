@@ -37,6 +37,8 @@ from aerotwin.pipeline.landing import arrival_date, discover, read_file, split_l
 # One commit per chunk of files bounds memory; each chunk is still all-or-nothing.
 CHUNK_BYTES = 512 * 1024 * 1024
 CHECKPOINT_KEY = "checkpoint"
+# A JSON line's mark that its bytes were escaped: parsing it is not to be trusted.
+NOT_UTF8 = "__not_utf8"
 
 LINEAGE_FIELDS: list[pa.Field] = [
     pa.field("_raw", pa.string()),
@@ -151,7 +153,7 @@ def ingest(
             data = pa.concat_tables(parts, promote_options="default")
             con.register("__lines", data)
             sql = (
-                typed_sql("__lines", source.fields)
+                typed_sql("__lines", source.fields, untrusted=NOT_UTF8)
                 if source.format == "jsonl"
                 else ("SELECT * FROM __lines")
             )
@@ -277,7 +279,12 @@ def _read(
     new_mark = FileMark(base + lines.breaks, lines.end)
     raw, numbers = lines.text, lines.numbers + base
     if source.format == "jsonl":
-        return FileRead(_lineage(raw, numbers, name, batch_id, now, lines.end), new_mark)
+        lineage = _lineage(raw, numbers, name, batch_id, now, lines.end)
+        # An escaped byte after a backslash can read as valid JSON (`\\xe9`): mark the line.
+        marks = (
+            pa.nulls(len(raw), pa.bool_()) if lines.not_utf8 is None else pa.array(lines.not_utf8)
+        )
+        return FileRead(lineage.append_column(NOT_UTF8, marks), new_mark)
     buffer = np.frombuffer(data, dtype=np.uint8)
     header_end = int(np.argmax(buffer == 10))
     head = data.slice(0, header_end).to_pybytes().decode("utf-8", "backslashreplace")

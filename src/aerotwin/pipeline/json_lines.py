@@ -42,12 +42,14 @@ def _listed(terms: list[str]) -> str:
     return f"NULLIF(concat_ws(',', {', '.join(terms)}), '')"
 
 
-def typed_sql(view: str, fields: Sequence[str]) -> str:
+def typed_sql(view: str, fields: Sequence[str], untrusted: str | None = None) -> str:
     """DuckDB SQL over `view` (raw lines in `_raw` plus lineage) adding `_parse_ok`, the
     typed fields, `_missing` and `_mistyped`.
 
     One parse per line: `from_json` gives each field's raw JSON token (SQL NULL when the
-    field is absent or null); the type and value are read off the token.
+    field is absent or null); the type and value are read off the token. `untrusted`: a
+    boolean column of `view` (dropped from the result) marking lines that fail parsing
+    whatever they read as: those whose bytes had to be escaped (`landing.split_lines`).
     """
     struct = json.dumps(dict.fromkeys(fields, "JSON"))
     values = ", ".join(f'{_value(f)} AS "{f}"' for f in fields)
@@ -58,14 +60,16 @@ def typed_sql(view: str, fields: Sequence[str]) -> str:
     ]
     # The common case (every value typed) skips building the two lists.
     suspect = " OR ".join(f'"{f}" IS NULL' for f in fields)
+    trusted = f" AND {untrusted} IS NOT TRUE" if untrusted else ""
+    dropped = f"__v, {untrusted}" if untrusted else "__v"
     return f"""WITH parsed AS (
   SELECT *, CASE WHEN _parse_ok THEN from_json(_raw, '{struct}') END AS __v
-  FROM (SELECT *, json_valid(_raw) AND starts_with(ltrim(_raw), '{{') AS _parse_ok
+  FROM (SELECT *, json_valid(_raw) AND starts_with(ltrim(_raw), '{{'){trusted} AS _parse_ok
         FROM {view})
 ), typed AS (
   SELECT *, {values} FROM parsed
 )
-SELECT * EXCLUDE (__v, {names}), {names},
+SELECT * EXCLUDE ({dropped}, {names}), {names},
        CASE WHEN _parse_ok AND ({suspect}) THEN {_listed(missing)} END AS _missing,
        CASE WHEN _parse_ok AND ({suspect}) THEN {_listed(mistyped)} END AS _mistyped
 FROM typed"""
