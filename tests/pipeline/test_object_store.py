@@ -92,6 +92,18 @@ def _storage_options(endpoint: str) -> dict[str, str]:
     }
 
 
+def _on_s3(base: Settings, endpoint: str, bucket: str, prefix: str) -> tuple[Any, Settings]:
+    """A new bucket, and `base` with its lakehouse root under it: (S3 client, settings)."""
+    s3 = _bucket(endpoint, bucket)
+    settings = with_section(
+        base,
+        "lakehouse",
+        root=f"s3://{bucket}/{prefix}",
+        storage_options=_storage_options(endpoint),
+    )
+    return s3, settings
+
+
 def _run(settings: Settings) -> RunResult:
     return run_pipeline(settings, tables=load_tables(layers=("bronze", "silver")))
 
@@ -102,13 +114,7 @@ def test_history_then_a_new_day_on_s3_give_the_local_silver_tables(
     s3_endpoint: str,
     tmp_path: Path,
 ) -> None:
-    s3 = _bucket(s3_endpoint, "fleet-lake")
-    settings = with_section(
-        fresh_landing,
-        "lakehouse",
-        root="s3://fleet-lake/prod",
-        storage_options=_storage_options(s3_endpoint),
-    )
+    s3, settings = _on_s3(fresh_landing, s3_endpoint, "fleet-lake", "prod")
     parking = tmp_path / "parked"
     last = hold_back_last_day(settings.landing_dir, parking)
     _run(settings)
@@ -157,13 +163,7 @@ def test_spark_takes_over_the_s3_tables_duckdb_wrote_and_builds_the_same_silver(
 ) -> None:
     from aerotwin.lakehouse.spark_engine import SparkEngine
 
-    s3 = _bucket(s3_endpoint, "spark-lake")
-    settings = with_section(
-        fresh_landing,
-        "lakehouse",
-        root="s3://spark-lake/prod",
-        storage_options=_storage_options(s3_endpoint),
-    )
+    s3, settings = _on_s3(fresh_landing, s3_endpoint, "spark-lake", "prod")
     parking = tmp_path / "parked"
     hold_back_last_day(settings.landing_dir, parking)
     _run(settings)  # the history on DuckDB
@@ -205,13 +205,7 @@ def test_spark_takes_over_the_s3_tables_duckdb_wrote_and_builds_the_same_silver(
 def test_tables_and_sql_read_an_object_store_root(
     first_run: tuple[Settings, RunResult], s3_endpoint: str, tmp_path: Path
 ) -> None:
-    _bucket(s3_endpoint, "cli-lake")
-    settings = with_section(
-        first_run[0],
-        "lakehouse",
-        root="s3://cli-lake/lake",
-        storage_options=_storage_options(s3_endpoint),
-    )
+    _, settings = _on_s3(first_run[0], s3_endpoint, "cli-lake", "lake")
     _run(settings)
     env = {
         "AEROTWIN_LAKEHOUSE__ROOT": "s3://cli-lake/lake",
