@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from aerotwin.lakehouse.delta import ConcurrentCommit, Lakehouse, store_error_reason
+from aerotwin.lakehouse.delta import ConcurrentCommit, Lakehouse, key_range, store_error_reason
 from aerotwin.lakehouse.files import write_query
 
 
@@ -69,6 +70,63 @@ def test_insert_only_merge_is_idempotent_and_can_replace_a_slice(tmp_path: Path)
         delete_unmatched_where="t.g = 'a'",
     )
     assert _rows(lakehouse, "t") == [{"k": 2, "g": "b"}, {"k": 5, "g": "a"}]
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through system calls so far (Linux)."""
+    lines = Path("/proc/self/io").read_text().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith("rchar:"))
+
+
+def test_a_merge_reads_only_the_files_the_source_keys_can_match(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for month in range(12):  # one file a month, as silver's daily merges leave them
+        first = start + dt.timedelta(days=31 * month)
+        stamps = [first + dt.timedelta(minutes=m) for m in range(20_000)]
+        sensor = [float(m) for m in range(20_000)]
+        table = pa.table({"component_id": ["ENG1"] * 20_000, "reading_ts": stamps, "v": sensor})
+        lakehouse.write("t", table, "append")
+    newest = start + dt.timedelta(days=31 * 11, minutes=19_999)
+    incoming = pa.table(
+        {
+            "component_id": ["ENG1", "ENG1"],
+            "reading_ts": [newest, newest + dt.timedelta(minutes=1)],  # one update, one insert
+            "v": [-1.0, -2.0],
+        }
+    )
+    size = sum(p.stat().st_size for p in tmp_path.glob("t/**/*.parquet"))
+    before = _bytes_read()
+    lakehouse.merge("t", incoming, ["component_id", "reading_ts"])
+    assert _bytes_read() - before < size / 4  # without the keys' range: all of it
+    assert lakehouse.last_write_counts("t") == (1, 1)
+    assert lakehouse.state("t").rows == 12 * 20_000 + 1
+    values = lakehouse.dataset("t").to_table(columns=["v"]).column("v").to_pylist()
+    assert sorted(v for v in values if v < 0) == [-2.0, -1.0]
+
+
+def test_key_range_gives_typed_literals_for_the_keys_statistics_bound() -> None:
+    data = pa.table(
+        {
+            "id": ["b'x", "a", None],
+            "n": [3, 1, 2],
+            "day": [dt.date(2026, 1, 2), dt.date(2026, 1, 1), None],
+            "ts": pa.array([1_000_000, 2_000_000, None], pa.timestamp("us", tz="UTC")),
+            "nanos": pa.array([1, 2, 3], pa.timestamp("ns")),
+            "x": [0.5, 1.5, 2.5],
+            "none": pa.array([None, None, None], pa.string()),
+        }
+    )
+    assert key_range(data, list(data.column_names), "t") == [
+        "t.id >= 'a'",
+        "t.id <= 'b''x'",
+        "t.n >= 1",
+        "t.n <= 3",
+        "t.day >= '2026-01-01'",
+        "t.day <= '2026-01-02'",
+        "t.ts >= '1970-01-01T00:00:01+00:00'",
+        "t.ts <= '1970-01-01T00:00:02+00:00'",
+    ]
 
 
 def test_object_store_root_passes_storage_options(tmp_path: Path) -> None:

@@ -420,7 +420,13 @@ class Lakehouse:
         """
         if not self.exists(name):
             return self.write(name, data, "append", partition_by=partition_by, metadata=metadata)
-        predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+        matches = [f"t.{k} = s.{k}" for k in keys]
+        if isinstance(data, pa.Table) and not delete_unmatched_where:
+            # deltalake reads every target file unless told the keys' range (measured: 40 of
+            # a 42 MB table for a day's rows, 0.35 MB with it). Rows outside it match no
+            # source row anyway; not when unmatched target rows are deleted.
+            matches += key_range(data, keys, "t")
+        predicate = " AND ".join(matches)
         merger = self.table(name).merge(
             data,
             predicate=predicate,
@@ -508,6 +514,43 @@ class Lakehouse:
         """A current file's path as the table's log records it (relative to the table)."""
         folder = self.local_path(name)
         return Path(file).relative_to(folder).as_posix() if folder else file
+
+
+def key_range(data: pa.Table, keys: Sequence[str], alias: str) -> list[str]:
+    """Conditions bounding each key of `alias` to its range in `data`, as SQL literals.
+
+    Only keys of the types file statistics bound exactly (text, integers, dates and
+    timestamps); a key NULL in every row of `data` gets none (no row can match it).
+    """
+    conditions = []
+    for key in keys:
+        column = data.column(key)
+        kind = column.type
+        # Finer than microseconds, a bound read back in Python could be cut short.
+        fine = pa.types.is_timestamp(kind) and kind.unit == "ns"
+        if fine or not (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_integer(kind)
+            or pa.types.is_date(kind)
+            or pa.types.is_timestamp(kind)
+        ):
+            continue
+        bounds = pc.min_max(column)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is None:
+            continue
+        conditions.append(f"{alias}.{key} >= {_literal(low)}")
+        conditions.append(f"{alias}.{key} <= {_literal(high)}")
+    return conditions
+
+
+def _literal(value: Any) -> str:
+    """`value` as an SQL literal (dates and timestamps in ISO text, cast by the column)."""
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _newest_commit(log: Path) -> int:

@@ -1,8 +1,9 @@
 """A Delta merge computed by DuckDB: only the files holding matched keys are rewritten.
 
-deltalake's merge reads the whole target to find the keys of a few thousand new rows; this
-one reads only the key columns, and only the row groups whose statistics overlap the
-source's key range (with month-clustered files, one or two months). Target rows the source
+deltalake's merge reads whole files to find the keys of a few thousand new rows (each file
+the source keys' range overlaps, `Lakehouse.merge`); this one reads only the key columns,
+and only the row groups whose statistics overlap the source's key range (with
+month-clustered files, one or two months). Target rows the source
 replaces (or deletes) are dropped from their files, which are rewritten without them; the
 source rows to insert or that win are written as new files; one Delta commit removes the
 old files and adds the new ones. Same semantics as `Lakehouse.merge`: keys matched with `=`
