@@ -105,6 +105,19 @@ def test_a_merge_reads_only_the_files_the_source_keys_can_match(tmp_path: Path) 
     assert sorted(v for v in values if v < 0) == [-2.0, -1.0]
 
 
+def test_a_merge_bounded_on_date_integer_and_quoted_text_keys_matches_them(
+    tmp_path: Path,
+) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    days = [dt.date(2026, 1, d) for d in range(1, 6)]
+    texts = ["a", "b'x", "c", "d", "e"]
+    lakehouse.write("t", pa.table({"d": days, "n": [1, 2, 3, 4, 5], "s": texts}), "append")
+    incoming = pa.table({"d": [days[1], dt.date(2026, 1, 9)], "n": [2, 9], "s": ["b'x", "z"]})
+    lakehouse.merge("t", incoming, ["d", "n", "s"])
+    assert lakehouse.last_write_counts("t") == (1, 1)  # b'x matched, z inserted
+    assert lakehouse.state("t").rows == 6
+
+
 def test_key_range_gives_typed_literals_for_the_keys_statistics_bound() -> None:
     data = pa.table(
         {
