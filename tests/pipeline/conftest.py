@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
-from aerotwin.config import Settings, load_settings
+from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
@@ -113,3 +119,72 @@ def plant_bad_event_rows(landing: Path) -> tuple[dict[tuple[str, str], str], str
     }
     kept = _append_row(maintenance, {**event, "event_id": "X-5", "component_id": ""})
     return bad, kept
+
+
+# S3 on loopback (moto's server) for the object-store tests.
+KEY, SECRET, REGION = "test-key", "test-secret", "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 API on loopback, in its own process: deltalake holds the GIL while it waits
+    on the store, so a server on a thread of this process would never answer."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("moto's S3 server did not start") from None
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def make_bucket(endpoint: str, name: str) -> Any:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name=REGION,
+    )
+    s3.create_bucket(Bucket=name)
+    return s3
+
+
+def s3_options(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_REGION": REGION,
+        "AWS_ALLOW_HTTP": "true",
+    }
+
+
+def on_s3(base: Settings, endpoint: str, bucket: str, prefix: str) -> tuple[Any, Settings]:
+    """A new bucket, and `base` with its lakehouse root under it: (S3 client, settings)."""
+    s3 = make_bucket(endpoint, bucket)
+    settings = with_section(
+        base,
+        "lakehouse",
+        root=f"s3://{bucket}/{prefix}",
+        storage_options=s3_options(endpoint),
+    )
+    return s3, settings

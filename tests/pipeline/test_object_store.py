@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
@@ -32,76 +29,17 @@ from aerotwin.pipeline.report import layers
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import silver_name
 
-from .conftest import content, hold_back_last_day, land_held_back
+from .conftest import (
+    content,
+    free_port,
+    hold_back_last_day,
+    land_held_back,
+    make_bucket,
+    on_s3,
+    s3_options,
+)
 
 pytestmark = pytest.mark.slow
-
-KEY, SECRET, REGION = "test-key", "test-secret", "us-east-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """An S3 API on loopback, in its own process: deltalake holds the GIL while it waits
-    on the store, so a server on a thread of this process would never answer."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("moto's S3 server did not start") from None
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
-
-
-def _bucket(endpoint: str, name: str) -> Any:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEY,
-        aws_secret_access_key=SECRET,
-        region_name=REGION,
-    )
-    s3.create_bucket(Bucket=name)
-    return s3
-
-
-def _storage_options(endpoint: str) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "AWS_REGION": REGION,
-        "AWS_ALLOW_HTTP": "true",
-    }
-
-
-def _on_s3(base: Settings, endpoint: str, bucket: str, prefix: str) -> tuple[Any, Settings]:
-    """A new bucket, and `base` with its lakehouse root under it: (S3 client, settings)."""
-    s3 = _bucket(endpoint, bucket)
-    settings = with_section(
-        base,
-        "lakehouse",
-        root=f"s3://{bucket}/{prefix}",
-        storage_options=_storage_options(endpoint),
-    )
-    return s3, settings
 
 
 def _run(settings: Settings) -> RunResult:
@@ -114,7 +52,7 @@ def test_history_then_a_new_day_on_s3_give_the_local_silver_tables(
     s3_endpoint: str,
     tmp_path: Path,
 ) -> None:
-    s3, settings = _on_s3(fresh_landing, s3_endpoint, "fleet-lake", "prod")
+    s3, settings = on_s3(fresh_landing, s3_endpoint, "fleet-lake", "prod")
     parking = tmp_path / "parked"
     last = hold_back_last_day(settings.landing_dir, parking)
     _run(settings)
@@ -163,7 +101,7 @@ def test_spark_takes_over_the_s3_tables_duckdb_wrote_and_builds_the_same_silver(
 ) -> None:
     from aerotwin.lakehouse.spark_engine import SparkEngine
 
-    s3, settings = _on_s3(fresh_landing, s3_endpoint, "spark-lake", "prod")
+    s3, settings = on_s3(fresh_landing, s3_endpoint, "spark-lake", "prod")
     parking = tmp_path / "parked"
     hold_back_last_day(settings.landing_dir, parking)
     _run(settings)  # the history on DuckDB
@@ -205,11 +143,11 @@ def test_spark_takes_over_the_s3_tables_duckdb_wrote_and_builds_the_same_silver(
 def test_tables_and_sql_read_an_object_store_root(
     first_run: tuple[Settings, RunResult], s3_endpoint: str, tmp_path: Path
 ) -> None:
-    _, settings = _on_s3(first_run[0], s3_endpoint, "cli-lake", "lake")
+    _, settings = on_s3(first_run[0], s3_endpoint, "cli-lake", "lake")
     _run(settings)
     env = {
         "AEROTWIN_LAKEHOUSE__ROOT": "s3://cli-lake/lake",
-        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(_storage_options(s3_endpoint)),
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(s3_options(s3_endpoint)),
     }
     cli = CliRunner()
     data_dir = ["--data-dir", str(tmp_path / "elsewhere")]  # no local tables to fall back on
@@ -232,7 +170,7 @@ def test_a_store_that_refuses_stops_the_command_with_the_root_and_the_reason(
     data_dir = ["--data-dir", str(tmp_path / "data")]
     no_bucket = {
         "AEROTWIN_LAKEHOUSE__ROOT": "s3://never-made/lake",
-        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(_storage_options(s3_endpoint)),
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(s3_options(s3_endpoint)),
     }
     for command in (["tables"], ["pipeline", "run"], ["sql", "SELECT 1"]):
         result = cli.invoke(app, [*data_dir, *command], env=no_bucket)
@@ -241,10 +179,10 @@ def test_a_store_that_refuses_stops_the_command_with_the_root_and_the_reason(
         assert "NoSuchBucket: The specified bucket does not exist" in result.output
         assert "Traceback" not in result.output
 
-    closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     refused = {
         **no_bucket,
-        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(_storage_options(closed)),
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(s3_options(closed)),
     }
     result = cli.invoke(app, [*data_dir, "tables"], env=refused)
     assert result.exit_code == 2 and "Connection refused" in result.output, result.output
@@ -252,8 +190,8 @@ def test_a_store_that_refuses_stops_the_command_with_the_root_and_the_reason(
 
 def test_a_commit_on_top_of_another_writers_fails_on_s3_too(s3_endpoint: str) -> None:
     # No lock file on an object store: the conditional commit is what stops a second run.
-    _bucket(s3_endpoint, "two-writers")
-    options = _storage_options(s3_endpoint)
+    make_bucket(s3_endpoint, "two-writers")
+    options = s3_options(s3_endpoint)
     run = Lakehouse("s3://two-writers/lake", options, snapshot=True)
     other = Lakehouse("s3://two-writers/lake", options)
     run.write("bronze_x", pa.table({"k": [1]}), "append", metadata={"checkpoint": 1})
@@ -268,8 +206,8 @@ def test_a_commit_on_top_of_another_writers_fails_on_s3_too(s3_endpoint: str) ->
 def test_optimize_compacts_and_vacuums_an_s3_table_without_moving_its_data_version(
     s3_endpoint: str,
 ) -> None:
-    _bucket(s3_endpoint, "small-files")
-    lakehouse = Lakehouse("s3://small-files/lake", _storage_options(s3_endpoint))
+    make_bucket(s3_endpoint, "small-files")
+    lakehouse = Lakehouse("s3://small-files/lake", s3_options(s3_endpoint))
     for day in range(5):  # five daily appends: five small files
         lakehouse.write("t", pa.table({"k": [day, day + 10]}), "append", metadata={"day": day})
     data_version = lakehouse.data_version("t")
@@ -290,8 +228,8 @@ def test_sigkill_part_way_on_s3_then_rerun_ends_as_an_uninterrupted_run(
     first_run: tuple[Settings, RunResult],
     s3_endpoint: str,
 ) -> None:
-    s3 = _bucket(s3_endpoint, "crash-lake")
-    options = _storage_options(s3_endpoint)
+    s3 = make_bucket(s3_endpoint, "crash-lake")
+    options = s3_options(s3_endpoint)
     env = {
         **os.environ,
         "AEROTWIN_LAKEHOUSE__ROOT": "s3://crash-lake/lake",
