@@ -64,7 +64,8 @@ def connect(lakehouse: Lakehouse, names: list[str] | None = None) -> duckdb.Duck
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for name in names if names is not None else lakehouse.names():
-        con.register(name, lakehouse.dataset(name))
+        plain = lakehouse.plain_parquet_files(name) is not None
+        con.register(name, lakehouse.dataset(name) if plain else lakehouse.scannable(name))
     return con
 
 

@@ -237,6 +237,21 @@ class Lakehouse:
         """An Arrow dataset over the current files (not `to_pyarrow_table`: see DESIGN)."""
         return self.table(name, version).to_pyarrow_dataset()
 
+    def scannable(self, name: str) -> pads.Dataset:
+        """The dataset DuckDB scans a table by when it cannot read the files itself (an
+        object store, a partitioned table): `dataset`, its text columns as `string_view`.
+
+        deltalake's merges write text as `string_view`, its other writes as `string`, and
+        Arrow has no kernel comparing the two: a text filter DuckDB pushed down failed.
+        """
+        dataset = self.dataset(name)
+        return pads.FileSystemDataset(
+            list(dataset.get_fragments()),
+            _text_as_views(dataset.schema),
+            dataset.format,
+            dataset.filesystem,
+        )
+
     def plain_parquet_files(self, name: str) -> list[str] | None:
         """The current Parquet files of a table that readers may scan directly, else None.
 
@@ -590,6 +605,14 @@ def _data_version(commits: Iterable[dict[str, Any]], newest: int) -> int:
         if not marked and entry.get("operation") not in MAINTENANCE_OPERATIONS:
             return int(entry["version"])
     return newest
+
+
+def _text_as_views(schema: pa.Schema) -> pa.Schema:
+    """`schema` with each top-level `string` field as `string_view`."""
+    return pa.schema(
+        [f.with_type(pa.string_view()) if pa.types.is_string(f.type) else f for f in schema],
+        metadata=schema.metadata,
+    )
 
 
 def _delta_types(schema: pa.Schema) -> pa.Schema:

@@ -57,7 +57,7 @@ class DuckDBEngine:
             source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
         else:
             source = f"__src_{view}"
-            dataset = self.lakehouse.dataset(table)
+            dataset = self.lakehouse.scannable(table)
             self._keep[source] = dataset
             self.con.register(source, dataset)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source}{condition}")
