@@ -406,7 +406,8 @@ class Lakehouse:
             "configuration": None if exists else TABLE_PROPERTIES,
             "mode": mode,
             "partition_by": list(partition_by) if partition_by else None,
-            "schema_mode": "overwrite" if mode == "overwrite" else None,
+            # An append may bring columns the table lacks (a contract's new field): added.
+            "schema_mode": "overwrite" if mode == "overwrite" else "merge",
             "storage_options": self.storage_options,
             "commit_properties": _commit(metadata),
             "writer_properties": writer_properties,
@@ -476,7 +477,8 @@ class Lakehouse:
         `remove`: paths of current files they replace (append mode); overwrite replaces
         every current file. `metrics` are
         recorded as the commit's operation metrics (what `last_write_counts` reads).
-        `schema` is needed only to create or overwrite the table (an append keeps its schema).
+        `schema` is needed only to create or overwrite the table, or to append files with
+        columns the table lacks (they are added to it first, in a commit of their own).
         `data_change=False`: the files hold rows the table had already (compaction).
         """
         now = int(time.time() * 1000)
@@ -488,6 +490,8 @@ class Lakehouse:
             delta_schema = Schema.from_arrow(_delta_types(schema))
             arrow_schema = pa.schema(delta_schema.to_arrow())
         else:
+            if schema is not None:
+                self._add_columns(name, schema)
             arrow_schema = self.arrow_schema(name)
         adds = [
             AddAction(f.path, f.size, {}, now, data_change, delta_stats(f, arrow_schema))
@@ -524,6 +528,18 @@ class Lakehouse:
             if (found := _pipeline_metadata(newest)) is not None:
                 self._memo[(name, "metadata", version)] = found
         return version
+
+    def _add_columns(self, name: str, schema: pa.Schema) -> None:
+        """Add to table `name` the columns of `schema` it lacks (nullable: the rows it has
+        hold none). A data contract that gains a field keeps its history this way."""
+        known = set(self.arrow_schema(name).names)
+        new = [f.with_nullable(True) for f in _delta_types(schema) if f.name not in known]
+        if not new:
+            return
+        fields = list(Schema.from_arrow(pa.schema(new)).fields)
+        with _only_writer(name):
+            self.table(name).alter.add_columns(fields, commit_properties=_commit(None))
+        self.committed(name)
 
     def relative_path(self, name: str, file: str) -> str:
         """A current file's path as the table's log records it (relative to the table)."""

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
-from aerotwin.lakehouse.stats import WrittenFile, overlapping_paths
+from aerotwin.lakehouse.stats import WrittenFile, overlapping_paths, top_level
 
 BATCH_ROWS = 1_000_000
 CLUSTER = "__month"
@@ -84,6 +84,11 @@ def written_files(copied: duckdb.DuckDBPyConnection, folder: Path) -> list[Writt
     return files
 
 
+def written_columns(files: Sequence[WrittenFile]) -> set[str]:
+    """The top-level column names DuckDB recorded statistics for in `files`."""
+    return {name for f in files for quoted in f.columns if (name := top_level(quoted))}
+
+
 def files_overlapping(
     lakehouse: Lakehouse,
     name: str,
@@ -120,8 +125,13 @@ def write_query(
         return lakehouse.write(name, reader, mode, metadata=metadata)
     folder.mkdir(parents=True, exist_ok=True)
     files = copy_files(con, sql, folder, cluster_by, dictionary=dictionary)
-    # Planning the query again for its schema costs ~10 ms: only a new table needs it.
-    needs_schema = mode == "overwrite" or not lakehouse.exists(name)
+    # Planning the query again for its schema costs ~10 ms: only a new table needs it, or
+    # one gaining columns (a field added to a data contract).
+    needs_schema = (
+        mode == "overwrite"
+        or not lakehouse.exists(name)
+        or not written_columns(files) <= set(lakehouse.arrow_schema(name).names)
+    )
     return lakehouse.commit_files(
         name,
         files,

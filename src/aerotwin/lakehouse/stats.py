@@ -40,7 +40,7 @@ def delta_stats(file: WrittenFile, schema: pa.Schema) -> str:
     from the bounds into "x >= NULL" and would skip the file (a NaN, a nested column).
     """
     stats: dict[str, Any] = {"numRecords": file.rows}
-    named = {_top_level(quoted): stat for quoted, stat in file.columns.items()}
+    named = {top_level(quoted): stat for quoted, stat in file.columns.items()}
     low: dict[str, Any] = {}
     high: dict[str, Any] = {}
     nulls: dict[str, int] = {}
@@ -92,7 +92,7 @@ def _bound(stat: Mapping[str, str], key: str, kind: pa.DataType) -> Any:
     return _value(stat[key], kind, round_up=key == "max")
 
 
-def _top_level(quoted: str) -> str | None:
+def top_level(quoted: str) -> str | None:
     """DuckDB names a column `"name"`; a nested field `"a"."b"`: None for those."""
     if len(quoted) >= 2 and quoted[0] == quoted[-1] == '"' and '"."' not in quoted:
         return quoted[1:-1].replace('""', '"')

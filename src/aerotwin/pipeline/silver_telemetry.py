@@ -1,8 +1,9 @@
 """Silver telemetry: one table per component type, typed, validated and deduplicated.
 
 Generated from the data contract (`aerotwin.schemas`), so a sensor added there is typed and
-range-checked here without another edit. Bronze parsed each line once into typed columns
-(`json_lines`); a sensor given as a JSON string is a wrong type even if it looks numeric.
+range-checked here without another edit; rows ingested before it existed keep it null.
+Bronze parsed each line once into typed columns (`json_lines`); a sensor given as a JSON
+string is a wrong type even if it looks numeric.
 Rule order decides which rule a row is quarantined under: the first one it breaks.
 """
 
@@ -35,9 +36,11 @@ def telemetry_sql(component_type: str) -> str:
     there and named in `_mistyped`; an absent or null field is named in `_missing`.
     """
     sensors = SENSORS[component_type]
+    # A sensor NULL in a row that has no `_missing` or `_mistyped` was not in the contract
+    # when the row was ingested (one added since): history keeps its rows, without it.
     typed_ok = [
         "b._mistyped IS NULL",
-        *(f"b.{s.name} = floor(b.{s.name})" for s in sensors if s.integer),
+        *(f"(b.{s.name} IS NULL OR b.{s.name} = floor(b.{s.name}))" for s in sensors if s.integer),
     ]
     columns = [
         *(f"b.{k}" for k in TELEMETRY_KEYS),
@@ -52,7 +55,9 @@ def telemetry_sql(component_type: str) -> str:
         "b._missing IS NULL AS __complete",
         f"({' AND '.join(typed_ok)}) AS __typed",
         "("
-        + " AND ".join(f"b.{s.name} BETWEEN {s.low} AND {s.high}" for s in sensors)
+        + " AND ".join(
+            f"(b.{s.name} IS NULL OR b.{s.name} BETWEEN {s.low} AND {s.high})" for s in sensors
+        )
         + ") AS __in_range",
         "a.aircraft_id IS NOT NULL AS __known_aircraft",
         "c.component_id IS NOT NULL AS __known_component",
