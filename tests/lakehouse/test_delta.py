@@ -131,6 +131,12 @@ def test_text_filters_read_tables_whose_merges_wrote_string_views(tmp_path: Path
     assert kinds == {"string", "string_view"}  # the mix Arrow cannot compare
     found = query(lakehouse, "SELECT n FROM t WHERE k = 'c' OR k = 'a' ORDER BY n", ["t"])
     assert found.to_pylist() == [{"n": 1}, {"n": 6}]
+    # A plain local table is merged by deltalake too when it is called directly (C-MAPSS).
+    lakehouse.write("p", rows, "append")
+    lakehouse.merge("p", incoming, ["k"], delete_unmatched_where="t.n < 0")
+    assert lakehouse.plain_parquet_files("p") is not None
+    found = query(lakehouse, "SELECT n FROM p WHERE k = 'c' OR k = 'a' ORDER BY n", ["p"])
+    assert found.to_pylist() == [{"n": 1}, {"n": 6}]
 
 
 def test_key_range_gives_typed_literals_for_the_keys_statistics_bound() -> None:

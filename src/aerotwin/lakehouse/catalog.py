@@ -64,8 +64,7 @@ def connect(lakehouse: Lakehouse, names: list[str] | None = None) -> duckdb.Duck
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for name in names if names is not None else lakehouse.names():
-        plain = lakehouse.plain_parquet_files(name) is not None
-        con.register(name, lakehouse.dataset(name) if plain else lakehouse.scannable(name))
+        con.register(name, lakehouse.scannable(name))
     return con
 
 

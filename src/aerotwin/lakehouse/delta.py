@@ -238,11 +238,13 @@ class Lakehouse:
         return self.table(name, version).to_pyarrow_dataset()
 
     def scannable(self, name: str) -> pads.Dataset:
-        """The dataset DuckDB scans a table by when it cannot read the files itself (an
-        object store, a partitioned table): `dataset`, its text columns as `string_view`.
+        """The dataset DuckDB scans a table by through Arrow: `dataset`, its text columns as
+        `string_view`.
 
-        deltalake's merges write text as `string_view`, its other writes as `string`, and
-        Arrow has no kernel comparing the two: a text filter DuckDB pushed down failed.
+        deltalake's merges write text as `string_view` (on any table: an object store's, a
+        local one merged by deltalake), its other writes as `string`, and Arrow has no
+        kernel comparing the two: a text filter DuckDB pushed down failed. DuckDB reads the
+        mix right when the dataset declares views.
         """
         dataset = self.dataset(name)
         return pads.FileSystemDataset(
