@@ -20,8 +20,8 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
+from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.schemas import SENSORS, sensor_names
 from aerotwin.twin.features import feature_table, features_sql, sensor_feature_columns
@@ -231,10 +231,14 @@ def _resolve_aircraft(lake: Lakehouse, tail: str) -> str:
 def _read(
     lake: Lakehouse, name: str, column: str | None = None, value: str | None = None
 ) -> pa.Table:
-    dataset = lake.dataset(name)
-    columns = [c for c in dataset.schema.names if not c.startswith("_")]
-    filt = pads.field(column) == value if column else None
-    return dataset.to_table(columns=columns, filter=filt)
+    # Through DuckDB (`catalog.query`): a pyarrow filter fails on files deltalake's merges
+    # wrote (text as string_view), as every table on an object store has after a new day.
+    columns = [c for c in lake.arrow_schema(name).names if not c.startswith("_")]
+    listed = ", ".join(f'"{c}"' for c in columns)
+    where = ""
+    if column is not None and value is not None:
+        where = f""" WHERE "{column}" = '{value.replace("'", "''")}'"""
+    return query(lake, f'SELECT {listed} FROM "{name}"{where}', [name])
 
 
 def _inputs(
