@@ -1,6 +1,6 @@
 """Pipeline at scale: landing -> bronze -> silver for 500 aircraft x 365 days, DuckDB vs Spark.
 
-`python -m benchmarks.run pipeline -- [--data-dir DIR] [--spark-days 30] [--skip-spark]`
+`python -m benchmarks.run pipeline -- [--data-dir DIR] [--spark-days N] [--skip-spark]`
 
 The landing zone is simulated once into DIR (default /tmp/aerotwin-bench-500x365) and reused.
 Each measurement runs in a fresh process (peak memory = that process's peak resident set;
@@ -9,8 +9,8 @@ Runs: (1) DuckDB from an empty lakehouse over all days; (2) `--full-refresh` (si
 from bronze); (3) one new day incrementally on top of the other days, as daily operation leaves
 them (the last `--daily-runs` days ran one by one before it), `--repeat` times, each from a
 copy of the lakehouse before it and each followed by a full run (1) to take the ratio of the
-pair; (4) DuckDB and Spark from an empty lakehouse over
-the first `--spark-days` days (same files, symlinked).
+pair; (4) DuckDB and Spark from an empty lakehouse over the same files (symlinked): every
+arrival day, or the first `--spark-days`.
 """
 
 from __future__ import annotations
@@ -204,7 +204,8 @@ def _linked_landing(source: Path, target: Path, keep: set[str] | None) -> None:
 
 
 def _dates(landing: Path) -> list[str]:
-    return sorted({p.name for p in (landing / "telemetry_engine").glob("date=*")})
+    """Every arrival day of any feed (late records land in days of their own)."""
+    return sorted({p.name for p in landing.glob("*/date=*")})
 
 
 def _last_day(landing: Path) -> str:
@@ -226,7 +227,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/aerotwin-bench-500x365"))
     parser.add_argument("--aircraft", type=int, default=500)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--spark-days", type=int, default=30)
+    parser.add_argument(
+        "--spark-days", type=int, default=0, help="compare the engines on the first N days (0: all)"
+    )
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the new day")
@@ -314,11 +317,12 @@ def main(argv: list[str]) -> int:
         _linked_landing(args.data_dir, floor, None)
         print("# floor: DuckDB parses the telemetry and writes it once; writes raw lines only")
         _run_child(floor, "duckdb", floor=True)
-    subset = work / f"first{args.spark_days}"
+    days = dates[: args.spark_days] if args.spark_days else dates
+    subset = work / f"first{len(days)}"
     if not args.skip_spark:
         for engine in ("duckdb", "spark"):
-            _linked_landing(args.data_dir, subset, set(dates[: args.spark_days]))
-            print(f"# {engine}, empty lakehouse, first {args.spark_days} days")
+            _linked_landing(args.data_dir, subset, set(days))
+            print(f"# {engine}, empty lakehouse, {len(days)} arrival days")
             _run_child(subset, engine)
     return 0
 
