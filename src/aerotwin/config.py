@@ -62,6 +62,12 @@ class PipelineSettings(_Section):
 
     engine: Literal["duckdb", "spark"] = Field("duckdb", description="execution engine")
     spark_master: str = Field("local[*]", description="Spark master URL for --engine spark")
+    spark_s3a: bool | None = Field(
+        None,
+        description="Spark loads the project's S3A jars for an s3:// lakehouse and reads s3:// "
+        "with them (default: for local and spark:// standalone masters; YARN, Kubernetes and "
+        "Databricks clusters usually bring their own)",
+    )
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all)")
     workers: int = Field(
         2, ge=1, le=32, description="tables run at once when independent (Spark: always 1)"

@@ -8,6 +8,7 @@ from aerotwin.lakehouse.spark_storage import (
     TEMPORARY_CREDENTIALS,
     hadoop_options,
     scheme,
+    ships_s3a,
 )
 
 
@@ -15,8 +16,8 @@ def test_a_folder_or_another_store_needs_no_setting() -> None:
     assert scheme("data/lakehouse") is None and scheme("file:///tmp/lake") is None
     assert scheme("S3://bucket/p") == "s3"
     options = {"AWS_ACCESS_KEY_ID": "k"}
-    assert hadoop_options("data/lakehouse", options, {}, local=True) == {}
-    assert hadoop_options("abfss://c@acct.dfs.core.windows.net/p", options, {}, local=True) == {}
+    assert hadoop_options("data/lakehouse", options, {}, own_s3a=True) == {}
+    assert hadoop_options("abfss://c@acct.dfs.core.windows.net/p", options, {}, own_s3a=True) == {}
 
 
 def test_the_options_deltalake_takes_become_s3a_settings() -> None:
@@ -28,7 +29,7 @@ def test_the_options_deltalake_takes_become_s3a_settings() -> None:
         "AWS_ALLOW_HTTP": "true",
         "AWS_S3_ALLOW_UNSAFE_RENAME": "true",  # deltalake's alone: not Spark's business
     }
-    assert hadoop_options("s3://fleet-lake/prod", options, {}, local=True) == {
+    assert hadoop_options("s3://fleet-lake/prod", options, {}, own_s3a=True) == {
         "fs.s3a.endpoint": "http://127.0.0.1:9000",
         "fs.s3a.access.key": "key",
         "fs.s3a.secret.key": "secret",
@@ -47,7 +48,7 @@ def test_the_environment_is_read_as_deltalake_reads_it_and_options_win() -> None
         "AWS_SESSION_TOKEN": "token",
         "HOME": "/root",
     }
-    got = hadoop_options("s3a://b/p", {"AWS_ACCESS_KEY_ID": "given"}, environ, local=True)
+    got = hadoop_options("s3a://b/p", {"AWS_ACCESS_KEY_ID": "given"}, environ, own_s3a=True)
     assert got["fs.s3a.endpoint.region"] == "us-east-2"
     assert got["fs.s3a.access.key"] == "given"
     assert got["fs.s3a.session.token"] == "token"
@@ -57,7 +58,14 @@ def test_the_environment_is_read_as_deltalake_reads_it_and_options_win() -> None
 
 def test_a_cluster_keeps_its_own_s3_filesystem_and_hosted_style_is_kept() -> None:
     options = {"AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "true", "AWS_SKIP_SIGNATURE": "true"}
-    got = hadoop_options("s3://b/p", options, {}, local=False)
+    got = hadoop_options("s3://b/p", options, {}, own_s3a=False)
     assert "fs.s3.impl" not in got
     assert got["fs.s3a.path.style.access"] == "false"
     assert got["fs.s3a.aws.credentials.provider"] == ANONYMOUS_CREDENTIALS
+
+
+def test_local_and_standalone_masters_bring_s3a_unless_told_otherwise() -> None:
+    assert ships_s3a("local[*]") and ships_s3a("local[2]")
+    assert ships_s3a("spark://10.0.0.5:7077")  # pyspark's own Spark, no s3:// of its own
+    assert not ships_s3a("yarn") and not ships_s3a("k8s://https://10.0.0.1:6443")
+    assert ships_s3a("yarn", True) and not ships_s3a("local[*]", False)

@@ -90,6 +90,8 @@ def open_engine(name: str, lakehouse: Lakehouse, settings: Any | None = None) ->
     if name == "spark":
         from aerotwin.lakehouse.spark_engine import SparkEngine
 
-        master = settings.pipeline.spark_master if settings is not None else "local[*]"
-        return SparkEngine(lakehouse, master=master)
+        if settings is None:
+            return SparkEngine(lakehouse)
+        pipeline = settings.pipeline
+        return SparkEngine(lakehouse, master=pipeline.spark_master, s3a=pipeline.spark_s3a)
     raise ValueError(f"engine: unknown engine {name!r} (choose one of {', '.join(ENGINES)})")

@@ -14,7 +14,7 @@ import sqlglot
 from aerotwin.lakehouse.delta import TABLE_PROPERTIES, Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import BATCH_COLUMN
 from aerotwin.lakehouse.spark_jars import local_jars, s3_jars
-from aerotwin.lakehouse.spark_storage import hadoop_options
+from aerotwin.lakehouse.spark_storage import hadoop_options, ships_s3a
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
@@ -26,17 +26,20 @@ def to_spark_sql(duckdb_sql: str) -> str:
 
 
 def build_session(
-    master: str = "local[*]", shuffle_partitions: int = 4, small_data: bool = False
+    master: str = "local[*]",
+    shuffle_partitions: int = 4,
+    small_data: bool = False,
+    s3a: bool | None = None,
 ) -> Any:
     """A Spark session with Delta Lake from the project-local jars (no download at run time).
 
-    A local session also gets S3A (hadoop-aws), which a cluster brings itself.
+    A local or standalone session also gets S3A (hadoop-aws; `s3a`: see `ships_s3a`).
     `small_data` (tests, demos) interprets queries instead of compiling them: on a few
     thousand rows, Spark spends far longer generating code than running it.
     """
     from pyspark.sql import SparkSession
 
-    found = [*local_jars(), *(s3_jars() if master.startswith("local") else [])]
+    found = [*local_jars(), *(s3_jars() if ships_s3a(master, s3a) else [])]
     jars = ",".join(str(j) for j in found)
     builder = SparkSession.builder
     if small_data:
@@ -74,25 +77,31 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, lakehouse: Lakehouse, master: str = "local[*]", session: Any = None) -> None:
+    def __init__(
+        self,
+        lakehouse: Lakehouse,
+        master: str = "local[*]",
+        session: Any = None,
+        s3a: bool | None = None,
+    ) -> None:
         self.lakehouse = lakehouse
         self._owns_session = session is None
-        self.spark = session or build_session(master)
-        self._reach_store()
+        self.spark = session or build_session(master, s3a=s3a)
+        self._reach_store(s3a)
         self._cached: dict[str, Any] = {}
         self._tables: dict[tuple[str, int | None], Any] = {}
 
-    def _reach_store(self) -> None:
+    def _reach_store(self, s3a: bool | None) -> None:
         """Give the session's Hadoop configuration the lakehouse's object-store settings."""
-        local = str(self.spark.sparkContext.master).startswith("local")
+        own = ships_s3a(str(self.spark.sparkContext.master), s3a)
         options = hadoop_options(
-            self.lakehouse.root, self.lakehouse.storage_options, os.environ, local=local
+            self.lakehouse.root, self.lakehouse.storage_options, os.environ, own_s3a=own
         )
         if not options:
             return
-        if local and not s3_jars():
+        if own and not s3_jars():
             raise RuntimeError(
-                f"lakehouse.root {self.lakehouse.root}: a local Spark session needs Hadoop's "
+                f"lakehouse.root {self.lakehouse.root}: this Spark session needs Hadoop's "
                 "S3A jars: run `make jars` (or `python -m aerotwin.lakehouse.spark_jars`) once"
             )
         conf = self.spark.sparkContext._jsc.hadoopConfiguration()

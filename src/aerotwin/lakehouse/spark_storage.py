@@ -5,6 +5,11 @@ Both engines must reach the same tables with the same credentials, given once in
 reaches S3 through Hadoop's S3A filesystem: the same options become its `fs.s3a.*` settings.
 Other stores (Azure, GCS) and options only deltalake knows (locking, conditional put) are
 left to the cluster's own configuration.
+
+Whether the session brings S3A itself (hadoop-aws, and `s3://` read with it) depends on
+where Spark comes from: a `local[*]` session or a standalone cluster (`spark://`) runs
+pyspark's own distribution, which has no filesystem for `s3://`; YARN (EMR), Kubernetes
+images and Databricks usually bring theirs (EMRFS, or hadoop-aws of their Hadoop).
 """
 
 from __future__ import annotations
@@ -35,6 +40,17 @@ def scheme(root: str) -> str | None:
     return head.lower() if sep and head.lower() != "file" else None
 
 
+def ships_s3a(master: str, setting: bool | None = None) -> bool:
+    """Whether a session on `master` loads the project's S3A jars and reads `s3://` with them.
+
+    `setting` (`pipeline.spark_s3a`) decides when given; otherwise local and standalone
+    (`spark://`) masters do, others keep the cluster's own.
+    """
+    if setting is not None:
+        return setting
+    return master.startswith(("local", "spark://"))
+
+
 def _normalized(options: Mapping[str, str]) -> dict[str, str]:
     """Options as deltalake reads them: keys in any case, with or without `aws_`."""
     return {k.lower().removeprefix("aws_"): str(v) for k, v in options.items()}
@@ -49,13 +65,13 @@ def hadoop_options(
     storage_options: Mapping[str, str] | None,
     environ: Mapping[str, str],
     *,
-    local: bool,
+    own_s3a: bool,
 ) -> dict[str, str]:
     """The Hadoop settings a Spark session needs to reach the tables under `root`.
 
     `environ`: the process environment (deltalake reads `AWS_*` from it; options win).
-    `local`: a `local[*]` session, which has no filesystem for `s3://` of its own: it gets
-    S3A for it. On a cluster `s3://` stays the cluster's (EMRFS, Databricks).
+    `own_s3a`: the session brings S3A (`ships_s3a`) and reads `s3://` with it too;
+    otherwise `s3://` stays the cluster's (EMRFS, Databricks).
     """
     if scheme(root) not in S3_SCHEMES:
         return {}
@@ -71,7 +87,7 @@ def hadoop_options(
     settings["fs.s3a.path.style.access"] = "false" if virtual else "true"
     if _true(given.get("allow_http")):
         settings["fs.s3a.connection.ssl.enabled"] = "false"
-    if local:
+    if own_s3a:
         settings["fs.s3.impl"] = S3A_FILESYSTEM
         settings["fs.AbstractFileSystem.s3.impl"] = "org.apache.hadoop.fs.s3a.S3A"
     return settings
