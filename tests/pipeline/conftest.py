@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,25 @@ def on_s3(base: Settings, endpoint: str, bucket: str, prefix: str) -> tuple[Any,
         storage_options=s3_options(endpoint),
     )
     return s3, settings
+
+
+def newest_commit_info(s3: Any, bucket: str, table_prefix: str) -> dict[str, Any]:
+    """The `commitInfo` of the newest commit of the table under `table_prefix` in `bucket`."""
+    log = s3.list_objects_v2(Bucket=bucket, Prefix=f"{table_prefix}/_delta_log/")
+    newest = max(o["Key"] for o in log["Contents"] if o["Key"].endswith(".json"))
+    commit = s3.get_object(Bucket=bucket, Key=newest)["Body"].read().decode()
+    return next(json.loads(row)["commitInfo"] for row in commit.splitlines() if "commitInfo" in row)
+
+
+def assert_same_tables(lakehouse: Lakehouse, expected: Lakehouse, names: Sequence[str]) -> None:
+    """Tables `names`, and the rows they quarantined, hold in `lakehouse` what `expected` holds."""
+    for name in names:
+        assert content(lakehouse, name) == content(expected, name), name
+    quarantine = (
+        "SELECT table_name, rule, record_id, raw_record FROM quarantine "
+        f"WHERE table_name IN ({', '.join(repr(n) for n in names)}) ORDER BY ALL"
+    )
+    assert (
+        query(lakehouse, quarantine, ["quarantine"]).to_pylist()
+        == query(expected, quarantine, ["quarantine"]).to_pylist()
+    )

@@ -30,11 +30,13 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import silver_name
 
 from .conftest import (
+    assert_same_tables,
     content,
     free_port,
     hold_back_last_day,
     land_held_back,
     make_bucket,
+    newest_commit_info,
     on_s3,
     s3_options,
 )
@@ -75,14 +77,8 @@ def test_history_then_a_new_day_on_s3_give_the_local_silver_tables(
     assert bronze_files.to_pylist() and all(f"/{last}/" in f for f in bronze_files.to_pylist())
     assert {t.table_name for t in day.changed} >= {"telemetry_engine", "flights"}
 
-    local = Lakehouse.from_settings(first_run[0])
-    for table in load_tables(layers=("silver",)):
-        assert content(lakehouse, table.name) == content(local, table.name), table.name
-    quarantine = "SELECT table_name, rule, record_id, raw_record FROM quarantine ORDER BY ALL"
-    assert (
-        query(lakehouse, quarantine, ["quarantine"]).to_pylist()
-        == query(local, quarantine, ["quarantine"]).to_pylist()
-    )
+    silver = [t.name for t in load_tables(layers=("silver",))]
+    assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), silver)
 
     names = table_names(lakehouse, layers())
     assert len(names) == len(load_tables(layers=("bronze", "silver"))) + 2  # events, quarantine
@@ -120,23 +116,9 @@ def test_spark_takes_over_the_s3_tables_duckdb_wrote_and_builds_the_same_silver(
 
     assert day.engine == "spark"
     assert {t.table_name for t in day.changed} >= set(on_spark)
-    log = s3.list_objects_v2(Bucket="spark-lake", Prefix="prod/telemetry_engine/_delta_log/")
-    newest = max(o["Key"] for o in log["Contents"] if o["Key"].endswith(".json"))
-    commit = s3.get_object(Bucket="spark-lake", Key=newest)["Body"].read().decode()
-    info = next(json.loads(row)["commitInfo"] for row in commit.splitlines() if "commitInfo" in row)
+    info = newest_commit_info(s3, "spark-lake", "prod/telemetry_engine")
     assert info["operation"] == "MERGE" and "Apache-Spark" in info["engineInfo"]
-
-    local = Lakehouse.from_settings(first_run[0])
-    for name in on_spark:
-        assert content(lakehouse, name) == content(local, name), name
-    quarantine = (
-        "SELECT table_name, rule, record_id, raw_record FROM quarantine "
-        f"WHERE table_name IN {on_spark} ORDER BY ALL"
-    )
-    assert (
-        query(lakehouse, quarantine, ["quarantine"]).to_pylist()
-        == query(local, quarantine, ["quarantine"]).to_pylist()
-    )
+    assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), on_spark)
     assert run_pipeline(settings, engine=engine, tables=declared).changed == []
 
 

@@ -7,7 +7,6 @@ process, since a process holds one SparkContext and the suite's is local.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,12 +18,18 @@ from typing import Any
 import pytest
 
 from aerotwin.config import Settings, with_section
-from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import run_pipeline
 
-from .conftest import content, free_port, hold_back_last_day, land_held_back, on_s3
+from .conftest import (
+    assert_same_tables,
+    free_port,
+    hold_back_last_day,
+    land_held_back,
+    newest_commit_info,
+    on_s3,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -131,21 +136,7 @@ def test_a_standalone_cluster_runs_the_new_day_on_an_s3_lakehouse(
     assert set(lines["CHANGED"].split(",")) >= set(ON_SPARK)
     # The executor ran on the worker (its folder holds the application's logs).
     assert any(work.glob("app-*/0/stderr"))
-    log = s3.list_objects_v2(Bucket="cluster-lake", Prefix="prod/telemetry_engine/_delta_log/")
-    newest = max(o["Key"] for o in log["Contents"] if o["Key"].endswith(".json"))
-    commit = s3.get_object(Bucket="cluster-lake", Key=newest)["Body"].read().decode()
-    info = next(json.loads(row)["commitInfo"] for row in commit.splitlines() if "commitInfo" in row)
+    info = newest_commit_info(s3, "cluster-lake", "prod/telemetry_engine")
     assert info["operation"] == "MERGE" and "Apache-Spark" in info["engineInfo"]
-
-    lakehouse = Lakehouse.from_settings(settings)
     local = Lakehouse.from_settings(first_run[0])
-    for name in ON_SPARK:
-        assert content(lakehouse, name) == content(local, name), name
-    quarantine = (
-        "SELECT table_name, rule, record_id, raw_record FROM quarantine "
-        f"WHERE table_name IN {ON_SPARK} ORDER BY ALL"
-    )
-    assert (
-        query(lakehouse, quarantine, ["quarantine"]).to_pylist()
-        == query(local, quarantine, ["quarantine"]).to_pylist()
-    )
+    assert_same_tables(Lakehouse.from_settings(settings), local, ON_SPARK)
