@@ -25,6 +25,7 @@ from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, wr
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from aerotwin.lakehouse.sql_text import text_literal
 from aerotwin.lakehouse.stats import WrittenFile, delta_stats
 
 METADATA_KEY = "userMetadata"
@@ -582,8 +583,7 @@ def _literal(value: Any) -> str:
     """`value` as an SQL literal (dates and timestamps in ISO text, cast by the column)."""
     if isinstance(value, int):
         return str(value)
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text.replace("'", "''") + "'"
+    return text_literal(value.isoformat() if hasattr(value, "isoformat") else value)
 
 
 def _newest_commit(log: Path) -> int:

@@ -12,6 +12,7 @@ from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.duckdb_merge import merge_files
 from aerotwin.lakehouse.engine import BATCH_COLUMN
 from aerotwin.lakehouse.files import BATCH_ROWS, cluster_column, files_overlapping, write_query
+from aerotwin.lakehouse.sql_text import text_literal
 
 
 class DuckDBEngine:
@@ -53,7 +54,7 @@ class DuckDBEngine:
                 later = {BATCH_COLUMN: (int(after_batch) + 1, None)}
                 files = files_overlapping(self.lakehouse, table, files, later) or files[:1]
             # DuckDB's own Parquet reader is several times faster than an Arrow dataset scan.
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            listed = ", ".join(text_literal(f) for f in files)
             source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
         else:
             source = f"__src_{view}"

@@ -20,6 +20,7 @@ import duckdb
 
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.files import cluster_column, copy_files, files_overlapping
+from aerotwin.lakehouse.sql_text import text_literal
 from aerotwin.lakehouse.stats import WrittenFile
 
 SRC, MATCH, DROP = "__m_source", "__m_match", "__m_drop"
@@ -27,7 +28,7 @@ FILE, ROW = "__m_file", "__m_row"
 
 
 def _scan(files: Sequence[str]) -> str:
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    listed = ", ".join(text_literal(f) for f in files)
     return (
         f"read_parquet([{listed}], filename = '{FILE}', file_row_number = true, "
         "union_by_name = true, hive_partitioning = false)"
@@ -64,8 +65,10 @@ def _key_bounds(
         low, high, low_text, high_text = row[4 * i : 4 * i + 4]
         values[key] = (low, high)
         kind = types[key]
-        low_sql, high_sql = (str(t).replace("'", "''") for t in (low_text, high_text))
-        literals[key] = (f"CAST('{low_sql}' AS {kind})", f"CAST('{high_sql}' AS {kind})")
+        literals[key] = (
+            f"CAST({text_literal(low_text)} AS {kind})",
+            f"CAST({text_literal(high_text)} AS {kind})",
+        )
     return KeyBounds(values, literals)
 
 

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+from aerotwin.lakehouse.sql_text import text_literal
 from aerotwin.lakehouse.stats import WrittenFile, overlapping_paths, top_level
 
 BATCH_ROWS = 1_000_000
@@ -66,8 +67,8 @@ def copy_files(
         options += f", PARTITION_BY ({CLUSTER})"
     else:
         options += ", PER_THREAD_OUTPUT true"
-    quoted = str(target).replace("'", "''")
-    return written_files(con.execute(f"COPY ({sql}) TO '{quoted}' ({options})"), folder)
+    copy = f"COPY ({sql}) TO {text_literal(target)} ({options})"
+    return written_files(con.execute(copy), folder)
 
 
 def written_files(copied: duckdb.DuckDBPyConnection, folder: Path) -> list[WrittenFile]:

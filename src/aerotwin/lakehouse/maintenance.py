@@ -15,12 +15,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import duckdb
 
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.files import written_files
+from aerotwin.lakehouse.sql_text import text_literal
 from aerotwin.lakehouse.stats import WrittenFile
 
 # A file this large is left as it is; smaller ones in the same folder are merged.
@@ -63,10 +64,6 @@ def small_file_groups(
     return [g for g in groups if len(g) > 1]
 
 
-def _quoted(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _cluster(path: str) -> str:
     """A write's files live in part-<id>/[__month=<m>/]: the month folder, or ""."""
     parent = PurePosixPath(path).parent.name
@@ -96,10 +93,10 @@ def compact(
     for group in groups:
         target = PurePosixPath(f"part-{uuid.uuid4().hex}") / _cluster(group[0]) / "data_0.parquet"
         (folder / target).parent.mkdir(parents=True, exist_ok=True)
-        listed = ", ".join(_quoted(folder / p) for p in group)
+        listed = ", ".join(text_literal(folder / p) for p in group)
         copied = con.execute(
             f"COPY (SELECT {columns} FROM read_parquet([{listed}], union_by_name = true, "
-            f"hive_partitioning = false)) TO {_quoted(folder / target)} "
+            f"hive_partitioning = false)) TO {text_literal(folder / target)} "
             "(FORMAT parquet, COMPRESSION snappy, RETURN_STATS true)"
         )
         written += written_files(copied, folder)

@@ -10,6 +10,7 @@ is the worst guarded level over the rules; `rules_fired` and `rule_values` say w
 
 from __future__ import annotations
 
+from aerotwin.lakehouse.sql_text import text_literal
 from aerotwin.twin.features import HISTORY, changed_sql, feature_table
 from aerotwin.twin.rules import STATUSES, Rule, RuleSet
 
@@ -57,10 +58,6 @@ def _held(i: int, level: int, rule: Rule) -> str:
     return f"{readings} AND {hours}"
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def health_sql(
     component_type: str, rules: RuleSet, source: str | None = None, incremental: bool = False
 ) -> str:
@@ -96,11 +93,11 @@ def health_sql(
     level = f"greatest({', '.join(f'__g_{i}' for i in range(n))})" if n > 1 else "__g_0"
     if n == 0:
         level = "0"
-    fired = [f"CASE WHEN __g_{i} > 0 THEN {_sql_text(r.id)} END" for i, r in enumerate(typed)]
+    fired = [f"CASE WHEN __g_{i} > 0 THEN {text_literal(r.id)} END" for i, r in enumerate(typed)]
     values = [
-        f"CASE WHEN __g_{i} > 0 THEN concat({_sql_text(r.id + ' ')}, "
+        f"CASE WHEN __g_{i} > 0 THEN concat({text_literal(r.id + ' ')}, "
         f"CASE WHEN __g_{i} = 2 THEN 'Critical' ELSE 'Warning' END, "
-        f"{_sql_text(': ' + r.column + '=')}, CAST(round({r.column}, 4) AS VARCHAR)) END"
+        f"{text_literal(': ' + r.column + '=')}, CAST(round({r.column}, 4) AS VARCHAR)) END"
         for i, r in enumerate(typed)
     ]
     count = " + ".join(f"CASE WHEN __g_{i} > 0 THEN 1 ELSE 0 END" for i in range(n)) or "0"
@@ -138,5 +135,5 @@ SELECT component_id, aircraft_id, '{component_type}' AS component_type, reading_
        {fired_sql} AS rules_fired,
        {values_sql} AS rule_values,
        CAST({count} AS INTEGER) AS fired_rule_count,
-       {_sql_text(rules.version)} AS rules_version
+       {text_literal(rules.version)} AS rules_version
 FROM g{since}"""

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.sql_text import text_literal
 from aerotwin.schemas import SENSORS, sensor_names
 from aerotwin.twin.features import feature_table, features_sql, sensor_feature_columns
 from aerotwin.twin.health import health_sql
@@ -237,7 +238,7 @@ def _read(
     listed = ", ".join(f'"{c}"' for c in columns)
     where = ""
     if column is not None and value is not None:
-        where = f""" WHERE "{column}" = '{value.replace("'", "''")}'"""
+        where = f' WHERE "{column}" = {text_literal(value)}'
     return query(lake, f'SELECT {listed} FROM "{name}"{where}', [name])
 
 
