@@ -75,7 +75,7 @@ def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes], seconds: f
 def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A standalone Spark master and one worker (1 core, 1 GiB) on loopback: (URL, work dir)."""
     base = tmp_path_factory.mktemp("cluster")
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(base)}
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
     port = free_port()
     url = f"spark://127.0.0.1:{port}"
     daemons = []
