@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,3 +64,26 @@ def spark_session():  # type: ignore[no-untyped-def]
     session = build_session("local[2]", shuffle_partitions=2, small_data=True)
     yield session
     session.stop()
+
+
+# Reads a table and exits at once: the exit is where an Arrow thread still freeing
+# deltalake's Python filesystem aborted the process (code 134).
+READ_AND_EXIT = (
+    "import json, sys; from aerotwin.lakehouse.delta import Lakehouse; "
+    "print(Lakehouse(sys.argv[1], json.loads(sys.argv[2])).read(sys.argv[3]).num_rows)"
+)
+
+
+@pytest.fixture
+def read_and_exit() -> Callable[[str, Mapping[str, str], str, int], list[tuple[int, str]]]:
+    """Runs `times` fresh processes that read a table and exit: [(exit code, output)]."""
+
+    def run(root: str, options: Mapping[str, str], table: str, times: int) -> list[tuple[int, str]]:
+        command = [sys.executable, "-c", READ_AND_EXIT, root, json.dumps(options), table]
+        done = [
+            subprocess.run(command, capture_output=True, text=True, timeout=120)
+            for _ in range(times)
+        ]
+        return [(d.returncode, (d.stdout + d.stderr).strip()) for d in done]
+
+    return run

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,18 @@ def test_a_commit_on_top_of_another_writers_fails_on_s3_too(s3_endpoint: str) ->
         run.write("bronze_x", pa.table({"k": [2]}), "append", metadata={"checkpoint": 2})
     assert other.table("bronze_x").version() == 1
     assert sorted(other.dataset("bronze_x").to_table().column("k").to_pylist()) == [1, 1]
+
+
+def test_a_process_reading_an_s3_table_exits_cleanly(
+    s3_endpoint: str, read_and_exit: Callable[..., list[tuple[int, str]]]
+) -> None:
+    make_bucket(s3_endpoint, "read-and-exit")
+    options = s3_options(s3_endpoint)
+    lakehouse = Lakehouse("s3://read-and-exit/lake", options)
+    for day in range(4):
+        lakehouse.write("t", pa.table({"k": list(range(day * 100, day * 100 + 100))}), "append")
+    # Scanned on Arrow's threads, 14 of 30 such processes aborted (code 134) as they exited.
+    assert read_and_exit("s3://read-and-exit/lake", options, "t", 6) == [(0, "400")] * 6
 
 
 def test_optimize_compacts_and_vacuums_an_s3_table_without_moving_its_data_version(

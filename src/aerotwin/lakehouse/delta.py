@@ -21,6 +21,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
@@ -235,8 +236,29 @@ class Lakehouse:
         return self.table(name).version() if self.exists(name) else None
 
     def dataset(self, name: str, version: int | None = None) -> pads.Dataset:
-        """An Arrow dataset over the current files (not `to_pyarrow_table`: see DESIGN)."""
-        return self.table(name, version).to_pyarrow_dataset()
+        """An Arrow dataset over the current files (not `to_pyarrow_table`: see DESIGN).
+
+        A local table's files go through Arrow's own filesystem: deltalake's is a Python
+        object, and an Arrow thread freeing it after the interpreter began to exit aborted
+        the process (code 134). An object store keeps deltalake's: see `read`.
+        """
+        folder = self.local_path(name)
+        native = (
+            None if folder is None else pafs.SubTreeFileSystem(str(folder), pafs.LocalFileSystem())
+        )
+        return self.table(name, version).to_pyarrow_dataset(filesystem=native)
+
+    def read(
+        self, name: str, columns: Sequence[str] | None = None, version: int | None = None
+    ) -> pa.Table:
+        """Table `name` (its `columns`; as of `version`) in memory, as Arrow.
+
+        On an object store the scan runs on the calling thread, so that no Arrow thread
+        frees deltalake's Python filesystem after the interpreter began to exit (`dataset`).
+        """
+        dataset = self.dataset(name, version)
+        selected = list(columns) if columns is not None else None
+        return dataset.to_table(columns=selected, use_threads=self.is_local)
 
     def scannable(self, name: str) -> pads.Dataset:
         """The dataset DuckDB scans a table by through Arrow: `dataset`, its text columns as

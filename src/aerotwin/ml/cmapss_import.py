@@ -101,9 +101,9 @@ def import_cmapss(settings: Settings, directory: Path, subset: str = "FD001") ->
 
 def read_cycles_table(settings: Settings, subset: str, split: str) -> pd.DataFrame:
     """One subset's split back from `cmapss_cycles`, in the loader's column layout."""
-    dataset = Lakehouse.from_settings(settings).dataset(CYCLES_TABLE)
+    lake = Lakehouse.from_settings(settings)
     # Filtered in pandas: files written by a merge hold string_view columns, which pyarrow's
     # dataset filter cannot compare with a string literal (the tables are small).
-    frame = dataset.to_table(columns=["subset", "split", *COLUMNS]).to_pandas()
+    frame = lake.read(CYCLES_TABLE, ["subset", "split", *COLUMNS]).to_pandas()
     frame = frame[(frame["subset"] == subset) & (frame["split"] == split)][COLUMNS]
     return frame.sort_values(["unit", "cycle"], kind="stable").reset_index(drop=True)

@@ -37,10 +37,9 @@ def read_table(settings: Settings, name: str, columns: list[str] | None = None) 
     from aerotwin.lakehouse.delta import Lakehouse
 
     lake = Lakehouse.from_settings(settings)
-    dataset = lake.dataset(name)
     if columns is not None:
-        columns = [c for c in columns if c in dataset.schema.names]
-    return dataset.to_table(columns=columns).to_pandas()
+        columns = [c for c in columns if c in lake.arrow_schema(name).names]
+    return lake.read(name, columns).to_pandas()
 
 
 def load_inputs(

@@ -297,12 +297,12 @@ def write_performance(lake: Lakehouse) -> int:
     from aerotwin.ml.labels import interventions
     from aerotwin.ml.monitoring import outcomes, performance_over_time
 
-    predictions = lake.dataset(PREDICTIONS).to_table().to_pandas()
-    failures = lake.dataset("failures").to_table(columns=["component_id", "failure_ts"])
+    predictions = lake.read(PREDICTIONS).to_pandas()
+    failures = lake.read("failures", ["component_id", "failure_ts"])
     fixes = None
     if lake.exists("maintenance_events"):
         columns = ["component_id", "event_ts", "event_type", "trigger"]
-        events = lake.dataset("maintenance_events").to_table(columns=columns).to_pandas()
+        events = lake.read("maintenance_events", columns).to_pandas()
         fixes = interventions(events)
     as_of = pd.to_datetime(predictions["feature_ts"], utc=True).max()
     perf = performance_over_time(outcomes(predictions, failures.to_pandas(), as_of, fixes))

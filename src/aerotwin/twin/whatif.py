@@ -222,7 +222,7 @@ def apply_overrides(
 
 
 def _resolve_aircraft(lake: Lakehouse, tail: str) -> str:
-    ids = lake.dataset("aircraft").to_table(columns=["aircraft_id"]).column(0).to_pylist()
+    ids = lake.read("aircraft", ["aircraft_id"]).column(0).to_pylist()
     for known in ids:
         if known.lower() == tail.strip().lower():
             return str(known)
