@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aerotwin.config import Settings, SettingsError, load_settings
 
@@ -22,6 +23,15 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
+def _fail(message: object, code: int = 2, label: str = "error") -> NoReturn:
+    """Stop the command: `message` on stderr after `label`, exit code `code`."""
+    # Escaped: an error's text with brackets ("[egt_c]") is not Rich markup.
+    Console(stderr=True).print(
+        f"[red]{label}:[/red] {escape(str(message))}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(code)
+
+
 def _lakehouse(settings: Settings) -> Lakehouse:
     """The settings' lakehouse; an object store that does not answer stops the command here,
     with the root and the reason, instead of a traceback from deep inside deltalake."""
@@ -31,8 +41,7 @@ def _lakehouse(settings: Settings) -> Lakehouse:
     try:
         lakehouse.probe()
     except StoreUnreachable as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     return lakehouse
 
 
@@ -52,8 +61,7 @@ def main(
     try:
         ctx.obj = load_settings(config, **overrides)
     except SettingsError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(exc)
 
 
 @app.command()
@@ -92,8 +100,7 @@ def _sim_settings(settings: Settings, options: Mapping[str, object]) -> Settings
     try:
         return with_section(settings, "sim", **options)
     except SettingsError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
 
 
 @app.command()
@@ -147,8 +154,7 @@ def simulate(
         else:
             print_summary(simulate_with_progress(settings, console), console)
     except (ReferenceError, FileNotFoundError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
 
 
 import_app = typer.Typer(no_args_is_help=True, help="Import outside data sets into the lakehouse.")
@@ -174,8 +180,7 @@ def import_cmapss_cmd(
     try:
         result = import_cmapss(_settings(ctx), directory, subset)
     except CmapssFormatError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     console.print(
         f"imported C-MAPSS {result.subset}: {result.engines} engines, {result.cycles} cycles "
         f"into cmapss_engines / cmapss_cycles under {result.root}",
@@ -212,8 +217,7 @@ def evaluate_cmapss_cmd(
     try:
         data = load_subset(directory, subset)
     except CmapssFormatError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     config = RulConfig(folds=folds, n_estimators=trees, coverage=coverage, threads=threads)
     with Progress(console=console, transient=True) as progress:
         result = train_rul(data.train, subset, config, progress=progress)
@@ -286,8 +290,7 @@ def whatif_cmd(
         scorer = champion_scorer(_settings(ctx))  # risk before/after from the champion
         result = what_if(_settings(ctx), aircraft, component, overrides, scorer=scorer)
     except (WhatIfError, RulesError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     Console().print(whatif_table(result))
 
 
@@ -310,8 +313,7 @@ def docs_erd_cmd(
     try:
         entities = build_entities(_lakehouse(settings), pipeline_tables(settings))
     except ErdError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     changed = write_docs(entities, root)
     names = ", ".join(str(p) for p in changed) or "nothing (already up to date)"
     Console().print(f"{len(entities)} tables; updated {names}", highlight=False, soft_wrap=True)
@@ -350,10 +352,7 @@ def _run_pipeline(
                 **callbacks,
             )
     except (ExpectationFailed, LakehouseBusy, ConcurrentCommit) as exc:
-        Console(stderr=True).print(
-            f"[red]pipeline stopped:[/red] {exc}", highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(1) from None
+        _fail(exc, code=1, label="pipeline stopped")
     console.print(run_summary(result), highlight=False)
 
 
@@ -391,10 +390,15 @@ def pipeline_run_cmd(
     from aerotwin.config import with_section
 
     if engine is not None and engine not in ("duckdb", "spark"):
-        Console(stderr=True).print(f"[red]error:[/red] --engine: {engine!r} is not duckdb or spark")
-        raise typer.Exit(2)
+        _fail(f"--engine: {engine!r} is not duckdb or spark")
     settings = with_section(_settings(ctx), "pipeline", lock_wait_s=wait)
     _lakehouse(settings)
+    if not full_refresh and not settings.landing_dir.is_dir():
+        # A mistyped --data-dir would otherwise "succeed" and start a lakehouse there.
+        _fail(
+            f"no landing zone at {settings.landing_dir}: simulate a fleet first (aerotwin "
+            "simulate) or point --data-dir (data_dir) at the folder holding landing/"
+        )
     _run_pipeline(settings, Console(), full_refresh, engine)
 
 
@@ -444,8 +448,7 @@ def optimize_cmd(
     lakehouse = _lakehouse(_settings(ctx))
     unknown = sorted(n for n in names or [] if not lakehouse.exists(n))
     if unknown:
-        Console(stderr=True).print(f"[red]error:[/red] tables: no table {', '.join(unknown)}")
-        raise typer.Exit(2)
+        _fail(f"tables: no table {', '.join(unknown)}")
     chosen = names or table_names(lakehouse, layers())
     console = Console()
     try:
@@ -461,8 +464,7 @@ def optimize_cmd(
                 on_table=lambda _: progress.advance(task),
             )
     except LakehouseBusy as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _fail(exc, code=1)
     console.print(maintenance_table(done))
 
 
@@ -484,8 +486,7 @@ def sql_cmd(
     try:
         result = query(lakehouse, statement, table_names(lakehouse, layers()))
     except duckdb.Error as exc:
-        Console(stderr=True).print(f"[red]SQL error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc, label="SQL error")
     Console().print(arrow_table(result, limit))
 
 
@@ -548,8 +549,7 @@ def _score_and_print(
         with console.status("scoring the fleet with the champion models"):
             result = score(settings, component_types)
     except ScoringError as exc:
-        Console(stderr=True).print(f"[red]scoring failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        _fail(exc, code=1, label="scoring failed")
     console.print(risk_summary(result))
     if result.skipped:
         console.print(f"not scored (no model trained yet): {', '.join(result.skipped)}")
@@ -572,11 +572,7 @@ def train_cmd(
     from aerotwin.schemas import COMPONENT_TYPES
 
     if component_type is not None and component_type not in COMPONENT_TYPES:
-        Console(stderr=True).print(
-            f"[red]error:[/red] --component-type: {component_type!r} is not one of "
-            f"{', '.join(COMPONENT_TYPES)}"
-        )
-        raise typer.Exit(2)
+        _fail(f"--component-type: {component_type!r} is not one of {', '.join(COMPONENT_TYPES)}")
     settings = with_section(_settings(ctx), "ml", tuning_seconds=tuning_seconds)
     _lakehouse(settings)
     _quiet_mlflow(ctx)
@@ -628,8 +624,7 @@ def _registry_action(ctx: typer.Context, action: str, component_type: str, versi
             else:
                 decision = rollback(settings, client, component_type)
     except RegistryError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(exc)
     Console().print(
         f"{model_name(component_type)}: champion is now version {decision.version} "
         f"(was {decision.previous_champion}); {decision.reason}",

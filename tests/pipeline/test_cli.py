@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -55,3 +56,15 @@ def test_run_tables_sql_and_errors(fresh_landing: Settings) -> None:
     assert code == 2 and "SQL error" in out and "nope" in out
     code, out = _cli(fresh_landing, "pipeline", "run", "--engine", "flink")
     assert code == 2 and "'flink' is not duckdb or spark" in out
+
+
+def test_a_missing_landing_zone_and_an_error_holding_brackets_are_clear(tmp_path: Path) -> None:
+    data_dir = ["--data-dir", str(tmp_path / "typo")]
+    result = runner.invoke(app, [*data_dir, "pipeline", "run"])
+    assert result.exit_code == 2
+    assert f"no landing zone at {tmp_path / 'typo' / 'landing'}" in result.output
+    assert not (tmp_path / "typo").exists()  # no lakehouse started in the wrong place
+    # DuckDB echoes the statement; Rich would read "[/x]" as a closing tag and crash.
+    result = runner.invoke(app, [*data_dir, "sql", "SELECT '[/x]' AND"])
+    assert result.exit_code == 2, result.output
+    assert "SQL error: Parser Error" in result.output and "SELECT '[/x]' AND" in result.output
