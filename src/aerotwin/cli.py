@@ -412,7 +412,7 @@ def pipeline_history_cmd(
 
     lines = run_history(_lakehouse(_settings(ctx)), limit)
     for line in lines or ["no pipeline run has written anything yet"]:
-        Console().print(line, highlight=False, soft_wrap=True)
+        Console().print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("tables")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from typer.testing import CliRunner
 from aerotwin.cli import app
 from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.events import TableRun, append_events
 
 runner = CliRunner()
+NOW = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
 
 
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
@@ -68,3 +71,21 @@ def test_a_missing_landing_zone_and_an_error_holding_brackets_are_clear(tmp_path
     result = runner.invoke(app, [*data_dir, "sql", "SELECT '[/x]' AND"])
     assert result.exit_code == 2, result.output
     assert "SQL error: Parser Error" in result.output and "SELECT '[/x]' AND" in result.output
+    result = runner.invoke(app, [*data_dir, "sql", "SELECT '[/x] [egt_c]' AS \"[v]\""])
+    assert result.exit_code == 0 and "[v]" in result.output and "[/x] [egt_c]" in result.output
+
+    # A failure's message is shown as it was recorded.
+    failed = TableRun(
+        "r1",
+        "telemetry_engine",
+        "silver",
+        "duckdb",
+        "incremental",
+        NOW,
+        "failed",
+        message="expectation [/x] failed",
+    )
+    append_events(Lakehouse(str(tmp_path / "typo" / "lakehouse")), [failed])
+    result = runner.invoke(app, [*data_dir, "pipeline", "history"])
+    assert result.exit_code == 0, result.output
+    assert "failed telemetry_engine: expectation [/x] failed" in result.output

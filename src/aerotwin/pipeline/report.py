@@ -10,6 +10,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from aerotwin.lakehouse.catalog import CatalogEntry, entries, query
 from aerotwin.lakehouse.delta import Lakehouse
@@ -155,8 +156,9 @@ def arrow_table(data: pa.Table, limit: int = 50) -> Table:
     table = Table(
         caption=f"{data.num_rows:,} row(s)" + (f", first {limit}" if data.num_rows > limit else "")
     )
+    # Text, not markup: a value such as a raw record's "[/x]" is shown as it is.
     for name in data.column_names:
-        table.add_column(name)
+        table.add_column(Text(name))
     for row in data.slice(0, limit).to_pylist():
-        table.add_row(*("NULL" if v is None else str(v) for v in row.values()))
+        table.add_row(*(Text("NULL" if v is None else str(v)) for v in row.values()))
     return table
