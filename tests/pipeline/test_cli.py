@@ -61,7 +61,7 @@ def test_run_tables_sql_and_errors(fresh_landing: Settings) -> None:
     assert code == 2 and "'flink' is not duckdb or spark" in out
 
 
-def test_a_missing_landing_zone_and_an_error_holding_brackets_are_clear(tmp_path: Path) -> None:
+def test_a_missing_landing_zone_stops_the_run_and_brackets_show_as_they_are(tmp_path: Path) -> None:
     data_dir = ["--data-dir", str(tmp_path / "typo")]
     result = runner.invoke(app, [*data_dir, "pipeline", "run"])
     assert result.exit_code == 2
