@@ -332,6 +332,7 @@ def _run_pipeline(
     or another run or writer is at work on the same tables."""
     from aerotwin.lakehouse.delta import ConcurrentCommit
     from aerotwin.lakehouse.run_lock import LakehouseBusy
+    from aerotwin.lakehouse.spark_runtime import SparkUnavailable
     from aerotwin.pipeline.expectations import ExpectationFailed
     from aerotwin.pipeline.report import run_summary, table_progress
     from aerotwin.pipeline.runner import run_pipeline
@@ -353,6 +354,8 @@ def _run_pipeline(
             )
     except (ExpectationFailed, LakehouseBusy, ConcurrentCommit) as exc:
         _fail(exc, code=1, label="pipeline stopped")
+    except SparkUnavailable as exc:
+        _fail(exc)
     console.print(run_summary(result), highlight=False)
 
 

@@ -89,3 +89,22 @@ def test_a_missing_landing_zone_stops_the_run_and_brackets_show_as_they_are(tmp_
     result = runner.invoke(app, [*data_dir, "pipeline", "history"])
     assert result.exit_code == 0, result.output
     assert "failed telemetry_engine: expectation [/x] failed" in result.output
+
+
+def test_spark_without_java_or_jars_stops_with_what_is_missing(
+    fresh_landing: Settings, tmp_path: Path
+) -> None:
+    run = ["--data-dir", str(fresh_landing.data_dir), "pipeline", "run", "--engine", "spark"]
+    result = runner.invoke(app, run, env={"JAVA_HOME": str(tmp_path / "no-jdk")})
+    assert result.exit_code == 2, result.output
+    assert f"Spark needs Java 17 or later: JAVA_HOME is {tmp_path / 'no-jdk'}" in result.output
+    result = runner.invoke(app, run, env={"AEROTWIN_IVY_DIR": str(tmp_path / "no-ivy")})
+    assert result.exit_code == 2, result.output
+    assert f"Delta Lake jars not found in {tmp_path / 'no-ivy' / 'jars'}" in result.output
+    events = Lakehouse.from_settings(fresh_landing).read("pipeline_events").to_pylist()
+    # Each run recorded its failure: the first table that needed the engine, and why.
+    failed = {e["message"].split(":")[0] for e in events if e["status"] == "failed"}
+    assert failed == {
+        "Spark needs Java 17 or later",
+        f"Delta Lake jars not found in {tmp_path / 'no-ivy' / 'jars'}",
+    }

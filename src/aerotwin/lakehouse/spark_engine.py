@@ -14,6 +14,7 @@ import sqlglot
 from aerotwin.lakehouse.delta import TABLE_PROPERTIES, Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import BATCH_COLUMN
 from aerotwin.lakehouse.spark_jars import local_jars, s3_jars
+from aerotwin.lakehouse.spark_runtime import require_java
 from aerotwin.lakehouse.spark_storage import hadoop_options, ships_s3a
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -39,6 +40,7 @@ def build_session(
     """
     from pyspark.sql import SparkSession
 
+    require_java(os.environ)  # else pyspark fails with "Java gateway process exited"
     found = [*local_jars(), *(s3_jars() if ships_s3a(master, s3a) else [])]
     jars = ",".join(str(j) for j in found)
     builder = SparkSession.builder

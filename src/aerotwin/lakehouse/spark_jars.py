@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aerotwin.lakehouse.spark_runtime import SparkUnavailable
+
 SCALA_VERSION = "2.13"
 # The pip package delta-spark 4.4.1 only changed Python files; Maven Central's newest jar is 4.4.0.
 DELTA_JAR_VERSION = "4.4.0"
@@ -89,11 +91,11 @@ def default_ivy_dir() -> Path:
 
 
 def local_jars(ivy_dir: Path | None = None) -> list[Path]:
-    """The fetched jars; raises RuntimeError with the fix when they are missing."""
+    """The fetched jars; raises SparkUnavailable with the fix when they are missing."""
     jars_dir = (ivy_dir or default_ivy_dir()) / "jars"
     jars = sorted(jars_dir.glob("*.jar")) if jars_dir.is_dir() else []
     if not any(j.name.startswith("io.delta_delta-spark") for j in jars):
-        raise RuntimeError(
+        raise SparkUnavailable(
             f"Delta Lake jars not found in {jars_dir}: run `make jars` (or "
             "`python -m aerotwin.lakehouse.spark_jars`) once with network access and a JDK"
         )
