@@ -334,6 +334,7 @@ def _run_pipeline(
     from aerotwin.lakehouse.run_lock import LakehouseBusy
     from aerotwin.lakehouse.spark_runtime import SparkUnavailable
     from aerotwin.pipeline.expectations import ExpectationFailed
+    from aerotwin.pipeline.landing import LandingLayoutError
     from aerotwin.pipeline.report import run_summary, table_progress
     from aerotwin.pipeline.runner import run_pipeline
     from aerotwin.twin.gold import pipeline_tables
@@ -352,7 +353,7 @@ def _run_pipeline(
                 ),
                 **callbacks,
             )
-    except (ExpectationFailed, LakehouseBusy, ConcurrentCommit) as exc:
+    except (ExpectationFailed, LakehouseBusy, ConcurrentCommit, LandingLayoutError) as exc:
         _fail(exc, code=1, label="pipeline stopped")
     except SparkUnavailable as exc:
         _fail(exc)

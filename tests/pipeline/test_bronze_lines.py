@@ -13,7 +13,7 @@ from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.bronze import ingest
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
-from aerotwin.pipeline.landing import split_lines
+from aerotwin.pipeline.landing import LandingLayoutError, discover, split_lines
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import run_pipeline
 
@@ -198,3 +198,28 @@ def test_lines_that_are_not_utf8_are_quarantined_with_their_bytes_escaped(
     flight_id = bad_csv.split(b",")[0].decode()
     kept = query(lakehouse, f"SELECT count(*) AS n FROM flights WHERE flight_id = '{flight_id}'")
     assert kept.to_pylist() == [{"n": 0}]
+
+
+def test_discover_lists_arrival_day_folders_and_names_a_folder_that_is_no_day(
+    tmp_path: Path,
+) -> None:
+    feed = tmp_path / "telemetry_engine"
+    for folder in ("date=2026-01-01", "date=2026-01-02", "misc"):
+        (feed / folder).mkdir(parents=True)
+        (feed / folder / "part-00000.jsonl").write_text("{}\n")
+    assert discover(tmp_path, "telemetry_engine", "jsonl") == [
+        "telemetry_engine/date=2026-01-01/part-00000.jsonl",
+        "telemetry_engine/date=2026-01-02/part-00000.jsonl",
+    ]
+    for bad, reason in (
+        ("date=2026-02-30", "day is out of range for month"),
+        ("date=soon", "not date=YYYY-MM-DD"),
+        ("date=20260103", "not date=YYYY-MM-DD"),
+    ):
+        (feed / bad).mkdir()
+        with pytest.raises(LandingLayoutError, match=f"telemetry_engine/{bad}: {reason}"):
+            discover(tmp_path, "telemetry_engine", "jsonl")
+        # A folder known to be complete is not listed, so not checked either.
+        done = frozenset({bad})
+        assert len(discover(tmp_path, "telemetry_engine", "jsonl", done)) == 2
+        (feed / bad).rmdir()

@@ -108,3 +108,22 @@ def test_spark_without_java_or_jars_stops_with_what_is_missing(
         "Spark needs Java 17 or later",
         f"Delta Lake jars not found in {tmp_path / 'no-ivy' / 'jars'}",
     }
+
+
+def test_a_landing_folder_that_is_no_day_stops_the_run_until_it_is_moved(
+    fresh_landing: Settings, tmp_path: Path
+) -> None:
+    day = next((fresh_landing.landing_dir / "telemetry_engine").glob("date=*"))
+    bad = day.with_name("date=2026-02-30")
+    bad.mkdir()
+    (bad / "part-00000.jsonl").write_bytes((day / "part-00000.jsonl").read_bytes())
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 1
+    assert "pipeline stopped: landing folder telemetry_engine/date=2026-02-30: day is out" in out
+    events = Lakehouse.from_settings(fresh_landing).read("pipeline_events").to_pylist()
+    assert [e["table_name"] for e in events if e["status"] == "failed"] == [
+        "bronze_telemetry_engine"
+    ]
+    bad.rename(tmp_path / bad.name)
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 0, out

@@ -19,6 +19,10 @@ import pyarrow.compute as pc
 _DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
+class LandingLayoutError(ValueError):
+    """A landing folder breaks the layout (docs/landing_zone.md); the message names it."""
+
+
 def discover(
     landing: Path, feed: str, suffix: str, done: frozenset[str] = frozenset()
 ) -> list[str]:
@@ -33,14 +37,34 @@ def discover(
     ending = f".{suffix}"
     found = []
     # os.scandir, not Path.glob: a year of daily folders is listed many times faster.
-    for day in os.scandir(base):
-        if day.name.startswith("date=") and day.name not in done and day.is_dir():
-            found += [
-                f"{feed}/{day.name}/{f.name}"
-                for f in os.scandir(day.path)
-                if f.name.endswith(ending) and f.is_file()
-            ]
+    with os.scandir(base) as days:
+        for day in days:
+            if day.name.startswith("date=") and day.name not in done and day.is_dir():
+                _check_day_folder(f"{feed}/{day.name}")
+                found += [
+                    f"{feed}/{day.name}/{f.name}"
+                    for f in os.scandir(day.path)
+                    if f.name.endswith(ending) and f.is_file()
+                ]
     return sorted(found)
+
+
+def _check_day_folder(relative_path: str) -> None:
+    """Raise LandingLayoutError unless the folder is named `date=YYYY-MM-DD`, a real day.
+
+    Its files would otherwise get no arrival day, and a name sorting after every day
+    (`date=x`) would pass for the newest folder: the real newest day's live files would
+    never be listed again (`bronze._complete_folders`).
+    """
+    found = _DATE_DIR.fullmatch(relative_path.rsplit("/", 1)[-1])
+    try:
+        dt.date.fromisoformat(found.group(1) if found else "")
+    except ValueError as exc:
+        reason = str(exc) if found else "not date=YYYY-MM-DD"
+        raise LandingLayoutError(
+            f"landing folder {relative_path}: {reason}; rename it to its files' arrival day "
+            "(date=YYYY-MM-DD) or move it out of the landing zone"
+        ) from None
 
 
 def arrival_date(relative_path: str) -> dt.date | None:
