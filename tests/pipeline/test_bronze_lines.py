@@ -13,9 +13,11 @@ from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.bronze import ingest
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
-from aerotwin.pipeline.landing import LandingLayoutError, discover, split_lines
+from aerotwin.pipeline.landing import UTF8_BOM, LandingLayoutError, discover, split_lines
 from aerotwin.pipeline.registry import load_tables
-from aerotwin.pipeline.runner import run_pipeline
+from aerotwin.pipeline.runner import RunResult, run_pipeline
+
+from .conftest import assert_same_tables
 
 TRICKY = (
     b'{"a":1}\n\n   \n{"a":2}\r\n\r\n\r\r\nx\ry\n\xff bad \xc3\n'
@@ -223,3 +225,22 @@ def test_discover_lists_arrival_day_folders_and_names_a_folder_that_is_no_day(
         done = frozenset({bad})
         assert len(discover(tmp_path, "telemetry_engine", "jsonl", done)) == 2
         (feed / bad).rmdir()
+
+
+def test_files_starting_with_a_byte_order_mark_give_the_same_tables(
+    fresh_landing: Settings, first_run: tuple[Settings, RunResult]
+) -> None:
+    # Excel's "CSV UTF-8" starts the file with one; before, the header's first column was
+    # "\ufeffaircraft_id" and the run stopped on a DuckDB binder error.
+    landing = fresh_landing.landing_dir
+    marked = [
+        landing / "reference" / "aircraft.csv",
+        next(landing.glob("flights/date=*/*.csv")),
+        next(landing.glob("telemetry_engine/date=*/*.jsonl")),
+    ]
+    for path in marked:
+        path.write_bytes(UTF8_BOM + path.read_bytes())
+    run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
+    expected = Lakehouse.from_settings(first_run[0])
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    assert_same_tables(lakehouse, expected, ["aircraft", "flights", "telemetry_engine"])

@@ -32,7 +32,13 @@ from aerotwin.lakehouse.files import write_query
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.definitions import LandingSource, TableDef
 from aerotwin.pipeline.json_lines import typed_sql
-from aerotwin.pipeline.landing import arrival_date, discover, read_file, split_lines
+from aerotwin.pipeline.landing import (
+    arrival_date,
+    bom_length,
+    discover,
+    read_file,
+    split_lines,
+)
 
 # One commit per chunk of files bounds memory; each chunk is still all-or-nothing.
 CHUNK_BYTES = 512 * 1024 * 1024
@@ -271,7 +277,9 @@ def _read(
 ) -> FileRead:
     """The complete lines of `name` after `mark`, with lineage (CSV: with its header)."""
     data = read_file(landing / name)
-    start = mark.offset if mark else 0
+    # A byte-order mark is not part of the first line: not its text, nor a CSV header's.
+    bom = 0 if mark else bom_length(data)
+    start = mark.offset if mark else bom
     lines = split_lines(data, start)  # an unterminated last line is still being written
     if lines.end <= start:
         return FileRead(pa.table({}), None)
@@ -287,10 +295,10 @@ def _read(
         return FileRead(lineage.append_column(NOT_UTF8, marks), new_mark)
     buffer = np.frombuffer(data, dtype=np.uint8)
     header_end = int(np.argmax(buffer == 10))
-    head = data.slice(0, header_end).to_pybytes().decode("utf-8", "backslashreplace")
+    head = data.slice(bom, header_end - bom).to_pybytes().decode("utf-8", "backslashreplace")
     header = next(csv.reader([head]))
     body_start, not_utf8 = start, lines.not_utf8
-    if start == 0:
+    if mark is None:
         raw, numbers, body_start = raw[1:], numbers[1:], header_end + 1
         not_utf8 = not_utf8[1:] if not_utf8 is not None else None
     lineage = _lineage(raw, numbers, name, batch_id, now, lines.end)

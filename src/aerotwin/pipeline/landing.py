@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class LandingLayoutError(ValueError):
@@ -87,6 +88,11 @@ def read_file(path: Path) -> pa.Buffer:
     """A file's bytes in Arrow memory (Arrow's allocator reuses its pages between files)."""
     with pa.OSFile(str(path)) as file:
         return file.read_buffer()
+
+
+def bom_length(data: bytes | pa.Buffer) -> int:
+    """Bytes of the UTF-8 byte-order mark `data` starts with (Excel writes one): 3 or 0."""
+    return 3 if bytes(memoryview(data)[:3]) == UTF8_BOM else 0
 
 
 def split_lines(data: bytes | pa.Buffer, start: int = 0) -> Lines:
