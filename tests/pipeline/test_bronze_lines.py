@@ -59,11 +59,14 @@ def test_split_lines_keeps_blank_and_odd_lines_apart() -> None:
     assert lines.text.to_pylist()[-1] == "last"
 
 
-HEADER = "flight_id,flight_date,aircraft_id,route_id,origin,destination,departure_ts,arrival_ts"
+HEADER = (
+    "flight_id,flight_date,aircraft_id,route_id,origin,destination,departure_ts,arrival_ts,"
+    "block_hours,cycles,turbulence_experienced"
+)
 ROWS = [
-    "F1,2026-01-01,N1,R1,ORD,LAX,2026-01-01T06:00:00Z,2026-01-01T10:00:00Z",
-    'F2,2026-01-01,N1,R1,"LAX","O,RD",2026-01-01T11:00:00Z,',
-    "F3,,N2,,ORD,LAX,,",
+    "F1,2026-01-01,N1,R1,ORD,LAX,2026-01-01T06:00:00Z,2026-01-01T10:00:00Z,4.0,1,false",
+    'F2,2026-01-01,N1,R1,"LAX","O,RD",2026-01-01T11:00:00Z,,5.5,1,true',
+    "F3,,N2,,ORD,LAX,,,,,",
 ]
 MALFORMED = "F4,2026-01-02,N2,R1,ORD"  # too few fields
 
@@ -244,3 +247,24 @@ def test_files_starting_with_a_byte_order_mark_give_the_same_tables(
     expected = Lakehouse.from_settings(first_run[0])
     lakehouse = Lakehouse.from_settings(fresh_landing)
     assert_same_tables(lakehouse, expected, ["aircraft", "flights", "telemetry_engine"])
+
+
+def test_a_csv_whose_header_lacks_a_contract_column_stops_the_run_with_the_file_named(
+    fresh_landing: Settings,
+) -> None:
+    path = next(fresh_landing.landing_dir.glob("flights/date=*/*.csv"))
+    original = path.read_text()
+    rows = list(csv.reader(original.splitlines()))
+    dropped = rows[0].index("route_id")
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows(r[:dropped] + r[dropped + 1 :] for r in rows)
+    tables = load_tables(layers=("bronze", "silver"))
+    name = path.relative_to(fresh_landing.landing_dir).as_posix()
+    with pytest.raises(
+        LandingLayoutError, match=f"landing file {name}: its header has no route_id"
+    ):
+        run_pipeline(fresh_landing, tables=tables)
+    assert not Lakehouse.from_settings(fresh_landing).exists("flights")
+    path.write_text(original)  # the file replaced by one with every column
+    run_pipeline(fresh_landing, tables=tables)
+    assert Lakehouse.from_settings(fresh_landing).state("flights").rows > 0

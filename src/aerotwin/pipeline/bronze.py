@@ -33,6 +33,7 @@ from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.definitions import LandingSource, TableDef
 from aerotwin.pipeline.json_lines import typed_sql
 from aerotwin.pipeline.landing import (
+    LandingLayoutError,
     arrival_date,
     bom_length,
     discover,
@@ -297,6 +298,14 @@ def _read(
     header_end = int(np.argmax(buffer == 10))
     head = data.slice(bom, header_end - bom).to_pybytes().decode("utf-8", "backslashreplace")
     header = next(csv.reader([head]))
+    lacking = [f for f in source.fields if f not in header]
+    if lacking:
+        # Rows without a contract column would pass with it null, or stop silver's SQL.
+        raise LandingLayoutError(
+            f"landing file {name}: its header has no {', '.join(lacking)} (the "
+            f"{source.feed} feed's columns: {', '.join(source.fields)}); replace the file "
+            "with one whose header has them"
+        )
     body_start, not_utf8 = start, lines.not_utf8
     if mark is None:
         raw, numbers, body_start = raw[1:], numbers[1:], header_end + 1

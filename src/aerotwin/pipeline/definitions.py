@@ -64,7 +64,7 @@ class LandingSource:
 
     feed: str
     format: Literal["jsonl", "csv"]
-    # jsonl: the JSON keys extracted into text columns (raw JSON tokens, e.g. '"E-1"', '612.3')
+    # jsonl: the JSON keys typed into columns; csv: the columns every file's header must have
     fields: tuple[str, ...] = ()
     # reference data: one file re-read whenever its content changes (a snapshot, not a stream)
     snapshot: bool = False

@@ -21,7 +21,8 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class LandingLayoutError(ValueError):
-    """A landing folder breaks the layout (docs/landing_zone.md); the message names it."""
+    """A landing folder or file breaks the layout (docs/landing_zone.md); the message names
+    it and says what is wrong."""
 
 
 def discover(

@@ -97,7 +97,12 @@ def tables(feeds: tuple[CsvFeed, ...]) -> list[TableDef]:
             TableDef(
                 name=bronze,
                 layer="bronze",
-                source=LandingSource(feed=feed.name, format="csv", snapshot=feed.reference),
+                source=LandingSource(
+                    feed=feed.name,
+                    format="csv",
+                    fields=tuple(feed.columns),
+                    snapshot=feed.reference,
+                ),
                 description=f"raw {feed.name} rows, as landed",
             )
         )
