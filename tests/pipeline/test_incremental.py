@@ -15,7 +15,7 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
 from aerotwin.schemas import COMPONENT_TYPES
 
-from .conftest import hold_back_last_day, land_held_back
+from .conftest import assert_same_tables, hold_back_last_day, land_held_back
 
 
 def _run(settings: Settings, full_refresh: bool = False) -> RunResult:
@@ -136,3 +136,30 @@ def test_the_checkpoint_is_committed_with_the_rows(first_run: tuple[Settings, Ru
             assert (mark.line, mark.offset) == (path.read_bytes().count(b"\n"), path.stat().st_size)
         # The commit's metadata holds it: no bronze row is read to know what was ingested.
         assert lakehouse.commit_metadata(bronze_name(ct))["checkpoint"]  # type: ignore[index]
+
+
+def test_rows_held_for_an_aircraft_the_reference_lacked_pass_after_a_full_refresh(
+    fresh_landing: Settings, first_run: tuple[Settings, RunResult]
+) -> None:
+    # A new aircraft's telemetry can land before the reference file that names it.
+    reference = fresh_landing.landing_dir / "reference" / "aircraft.csv"
+    complete = reference.read_text()
+    late = next(line for line in complete.splitlines()[1:])
+    reference.write_text(complete.replace(late + "\n", ""))
+    _run(fresh_landing)
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    tail = late.split(",")[0]
+    held = (
+        "SELECT count(*) FROM quarantine WHERE table_name = 'telemetry_engine' "
+        f"AND rule = 'unknown_aircraft' AND raw_record LIKE '%\"{tail}\"%'"
+    )
+    (before,) = query(lakehouse, held, ["quarantine"]).column(0).to_pylist()
+    assert before > 0
+    reference.write_text(complete)  # the reference catches up
+    _run(fresh_landing)
+    # An incremental run types new lines only: the held rows wait for a rebuild.
+    assert query(lakehouse, held, ["quarantine"]).column(0).to_pylist() == [before]
+    _run(fresh_landing, full_refresh=True)
+    assert query(lakehouse, held, ["quarantine"]).column(0).to_pylist() == [0]
+    names = [silver_name(ct) for ct in COMPONENT_TYPES]
+    assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), names)

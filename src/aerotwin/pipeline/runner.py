@@ -346,8 +346,10 @@ def _quarantine(
         QUARANTINE_TABLE,
         QUAR,
         QUARANTINE_KEYS,
-        insert_only=True,
-        # A full refresh replaces this table's quarantine rows in the same commit.
+        # A full refresh replaces this table's quarantine rows in the same commit: a row it
+        # holds no more is deleted, one now held by another rule takes that rule.
+        insert_only=not purge,
+        update_when="s.rule <> t.rule" if purge else None,
         delete_unmatched_where=f"t.table_name = '{table.name}'" if purge else None,
         metadata={"run_id": run.run_id, "table": table.name},
     )
