@@ -67,6 +67,8 @@ def test_a_missing_landing_zone_stops_the_run_and_brackets_show_as_they_are(tmp_
     assert result.exit_code == 2
     assert f"no landing zone at {tmp_path / 'typo' / 'landing'}" in result.output
     assert not (tmp_path / "typo").exists()  # no lakehouse started in the wrong place
+    result = runner.invoke(app, [*data_dir, "tables"])
+    assert result.exit_code == 0 and "no table yet: `aerotwin pipeline run` builds" in result.output
     # DuckDB echoes the statement; Rich would read "[/x]" as a closing tag and crash.
     result = runner.invoke(app, [*data_dir, "sql", "SELECT '[/x]' AND"])
     assert result.exit_code == 2, result.output

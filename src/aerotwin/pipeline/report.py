@@ -83,9 +83,12 @@ def tables_table(lakehouse: Lakehouse) -> Table:
     ]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     entry: CatalogEntry
-    for entry in entries(lakehouse, layers()):
+    found = entries(lakehouse, layers())
+    for entry in found:
         updated = entry.last_update.strftime("%Y-%m-%d %H:%M:%S") if entry.last_update else "-"
         table.add_row(entry.layer, entry.name, f"{entry.rows:,}", str(entry.version), updated)
+    if not found:
+        table.caption = "no table yet: `aerotwin pipeline run` builds them from the landing zone"
     return table
 
 
