@@ -11,7 +11,7 @@ import pytest
 from aerotwin.config import Settings, load_settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
-from aerotwin.pipeline.bronze import ingest
+from aerotwin.pipeline.bronze import FileMark, _complete_folders, ingest
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.landing import UTF8_BOM, LandingLayoutError, discover, split_lines
 from aerotwin.pipeline.registry import load_tables
@@ -228,6 +228,16 @@ def test_discover_lists_arrival_day_folders_and_names_a_folder_that_is_no_day(
         done = frozenset({bad})
         assert len(discover(tmp_path, "telemetry_engine", "jsonl", done)) == 2
         (feed / bad).rmdir()
+
+
+def test_a_folder_that_is_no_day_never_passes_for_the_newest_one() -> None:
+    # Checkpoints written before such folders stopped the run may name one.
+    marks = {
+        f"telemetry_engine/{day}/part-00000.jsonl": FileMark(10, 100)
+        for day in ("date=2026-01-01", "date=2026-01-02", "date=soon")
+    }
+    assert _complete_folders(marks) == {"date=2026-01-01", "date=soon"}
+    assert _complete_folders({}) == frozenset()
 
 
 def test_files_starting_with_a_byte_order_mark_give_the_same_tables(

@@ -36,6 +36,7 @@ from aerotwin.pipeline.landing import (
     LandingLayoutError,
     arrival_date,
     bom_length,
+    day_folder_problem,
     discover,
     read_file,
     split_lines,
@@ -123,7 +124,9 @@ def _complete_folders(marks: dict[str, FileMark]) -> frozenset[str]:
     (new days, or a day that landed late) need listing: a year of history is not re-listed.
     """
     folders = {name.split("/")[1] for name in marks if name.count("/") == 2}
-    return frozenset(folders - {max(folders)}) if folders else frozenset()
+    # A folder that is no day (ingested before such folders stopped the run) is never newest.
+    days = [f for f in folders if day_folder_problem(f) is None]
+    return frozenset(folders - {max(days)}) if days else frozenset(folders)
 
 
 def ingest(

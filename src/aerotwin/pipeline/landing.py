@@ -51,6 +51,18 @@ def discover(
     return sorted(found)
 
 
+def day_folder_problem(name: str) -> str | None:
+    """What is wrong with an arrival-day folder's name (None: `date=YYYY-MM-DD`, a real day)."""
+    found = _DATE_DIR.fullmatch(name)
+    if not found:
+        return "not date=YYYY-MM-DD"
+    try:
+        dt.date.fromisoformat(found.group(1))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _check_day_folder(relative_path: str) -> None:
     """Raise LandingLayoutError unless the folder is named `date=YYYY-MM-DD`, a real day.
 
@@ -58,15 +70,12 @@ def _check_day_folder(relative_path: str) -> None:
     (`date=x`) would pass for the newest folder: the real newest day's live files would
     never be listed again (`bronze._complete_folders`).
     """
-    found = _DATE_DIR.fullmatch(relative_path.rsplit("/", 1)[-1])
-    try:
-        dt.date.fromisoformat(found.group(1) if found else "")
-    except ValueError as exc:
-        reason = str(exc) if found else "not date=YYYY-MM-DD"
+    problem = day_folder_problem(relative_path.rsplit("/", 1)[-1])
+    if problem is not None:
         raise LandingLayoutError(
-            f"landing folder {relative_path}: {reason}; rename it to its files' arrival day "
+            f"landing folder {relative_path}: {problem}; rename it to its files' arrival day "
             "(date=YYYY-MM-DD) or move it out of the landing zone"
-        ) from None
+        )
 
 
 def arrival_date(relative_path: str) -> dt.date | None:
