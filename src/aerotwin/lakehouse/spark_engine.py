@@ -14,7 +14,7 @@ import sqlglot
 from aerotwin.lakehouse.delta import TABLE_PROPERTIES, Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import BATCH_COLUMN
 from aerotwin.lakehouse.spark_jars import local_jars, s3_jars
-from aerotwin.lakehouse.spark_runtime import require_java
+from aerotwin.lakehouse.spark_runtime import SparkUnavailable, require_java
 from aerotwin.lakehouse.spark_storage import hadoop_options, ships_s3a
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -102,7 +102,7 @@ class SparkEngine:
         if not options:
             return
         if own and not s3_jars():
-            raise RuntimeError(
+            raise SparkUnavailable(
                 f"lakehouse.root {self.lakehouse.root}: this Spark session needs Hadoop's "
                 "S3A jars: run `make jars` (or `python -m aerotwin.lakehouse.spark_jars`) once"
             )
