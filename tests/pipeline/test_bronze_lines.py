@@ -278,3 +278,15 @@ def test_a_csv_whose_header_lacks_a_contract_column_stops_the_run_with_the_file_
     path.write_text(original)  # the file replaced by one with every column
     run_pipeline(fresh_landing, tables=tables)
     assert Lakehouse.from_settings(fresh_landing).state("flights").rows > 0
+
+
+def test_only_an_empty_field_is_null_on_either_parser() -> None:
+    # Namibia's code, and text a spreadsheet writes, are values; "" and an empty field are null.
+    row = 'F5,2026-01-01,NA,null,N/A,#N/A,"",,NaN,1,NULL'
+    fast = next(parse_files([_csv_file([row])])).to_pylist()[0]
+    # A malformed line in the file sends every line to the line-by-line parser.
+    slow = next(parse_files([_csv_file([row, MALFORMED], False)])).to_pylist()[0]
+    assert {**fast, "_line": 0} == {**slow, "_line": 0}
+    assert [fast[c] for c in HEADER.split(",")] == [
+        "F5", "2026-01-01", "NA", "null", "N/A", "#N/A", None, None, "NaN", "1", "NULL"
+    ]  # fmt: skip

@@ -119,8 +119,11 @@ def read_rows(body: pa.Buffer, columns: list[str]) -> pa.Table | None:
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in columns},
+                # Only an empty field is null (quoted or not, as the line parser reads it):
+                # Arrow's default list would also null text such as `NA` (Namibia) or `null`.
+                null_values=[""],
                 strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
+                quoted_strings_can_be_null=True,
             ),
         )
     except pa.ArrowInvalid:
