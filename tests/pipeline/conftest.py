@@ -122,6 +122,26 @@ def plant_bad_event_rows(landing: Path) -> tuple[dict[tuple[str, str], str], str
     return bad, kept
 
 
+def plant_mistyped_rows(landing: Path) -> tuple[list[str], list[str]]:
+    """Rows whose values only look typed, appended to the first flights and engine files:
+    (the raw lines that are a wrong type, the flights lines that are not)."""
+    flights = sorted(landing.glob("flights/date=*/*.csv"))[0]
+    wrong = [
+        _append_row(flights, {"flight_id": "T-1", "cycles": "2.5"}),
+        _append_row(flights, {"flight_id": "T-2", "cycles": "1e30"}),
+        _append_row(flights, {"flight_id": "T-3", "block_hours": "nan"}),
+        _append_row(flights, {"flight_id": "T-4", "flight_date": "inf"}),
+        _append_row(flights, {"flight_id": "T-5", "departure_ts": "2026-01-01"}),
+    ]
+    kept = [_append_row(flights, {"flight_id": "T-6", "cycles": "2.0", "block_hours": "1e1"})]
+    engine = sorted(landing.glob("telemetry_engine/date=*/*.jsonl"))[0]
+    record = json.loads(engine.read_text().splitlines()[0])
+    wrong.append(json.dumps({**record, "reading_ts": record["reading_ts"][:10]}))
+    with engine.open("a") as f:
+        f.write(wrong[-1] + "\n")
+    return wrong, kept
+
+
 # S3 on loopback (moto's server) for the object-store tests.
 KEY, SECRET, REGION = "test-key", "test-secret", "us-east-1"
 

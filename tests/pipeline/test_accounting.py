@@ -14,7 +14,7 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import PARSE_RULE, bronze_name, silver_name
 from aerotwin.schemas import BAD_RECORD_KINDS, COMPONENT_TYPES
 
-from .conftest import plant_bad_event_rows
+from .conftest import plant_bad_event_rows, plant_mistyped_rows
 
 QUARANTINED_AS = {
     "truncated_line": PARSE_RULE,
@@ -127,3 +127,19 @@ def test_event_rows_naming_unknown_aircraft_airports_or_components_are_quarantin
     sql = "SELECT event_id FROM maintenance_events"
     ids = query(lakehouse, sql, ["maintenance_events"]).column(0).to_pylist()
     assert "X-5" in ids and "X-4" not in ids and kept.startswith("X-5")
+
+
+def test_values_that_only_look_typed_are_quarantined_as_wrong_type(
+    fresh_landing: Settings,
+) -> None:
+    # 2.5 cycles, 1e30 cycles (past BIGINT), nan hours, an `inf` date, a date for a time.
+    wrong, kept = plant_mistyped_rows(fresh_landing.landing_dir)
+    result = run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
+    assert {t.status for t in result.tables} == {"ok"}
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    sql = "SELECT raw_record FROM quarantine WHERE rule = 'wrong_type' ORDER BY ALL"
+    found = query(lakehouse, sql, ["quarantine"]).column(0).to_pylist()
+    assert set(wrong) <= set(found)
+    sql = "SELECT cycles, block_hours FROM flights WHERE flight_id = 'T-6'"
+    assert query(lakehouse, sql, ["flights"]).to_pylist() == [{"cycles": 2, "block_hours": 10.0}]
+    assert kept[0].startswith("T-6")

@@ -13,7 +13,7 @@ from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 
-from .conftest import content, copy_landing, plant_bad_event_rows
+from .conftest import content, copy_landing, plant_bad_event_rows, plant_mistyped_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -68,6 +68,7 @@ def test_spark_quarantines_bad_event_rows_as_duckdb_does(
     for engine in ("duckdb", "spark"):
         settings = copy_landing(bad_landing, tmp_path / engine)
         plant_bad_event_rows(settings.landing_dir)
+        plant_mistyped_rows(settings.landing_dir)
         weather = sorted(settings.landing_dir.glob("weather/date=*/*.csv"))[1]
         with weather.open("ab") as f:  # a Latin-1 byte: not UTF-8
             f.write(b"QQ\xe9,2026-01-02,1.0,50.0,5.0,false,0.0\n")

@@ -35,7 +35,10 @@ def _value(name: str) -> str:
         # Only a JSON number casts: a string token keeps its quotes, true/null/[..] fail.
         return f"TRY_CAST(CAST({token} AS VARCHAR) AS DOUBLE)"
     text = f"CASE WHEN starts_with(CAST({token} AS VARCHAR), '\"') THEN {token} ->> '$' END"
-    return f"TRY_CAST({text} AS TIMESTAMPTZ)" if kind == TIMESTAMP else text
+    if kind == TIMESTAMP:
+        # A date alone would pass as midnight, a time the record never had.
+        return f"CASE WHEN {token} ->> '$' LIKE '%:%' THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
+    return text
 
 
 def _listed(terms: list[str]) -> str:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from aerotwin.pipeline.definitions import Expectation, LandingSource, TableDef
 from aerotwin.pipeline.silver_telemetry import LATEST_BY, LINEAGE, PARSE_RULE
 
+FINITE = "1.7976931348623157e308"  # the largest double
+WHOLE = "9.2e18"  # below 2 ** 63: a BIGINT holds it
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -44,11 +47,22 @@ def _rules(feed: CsvFeed) -> dict[str, list[int]]:
 
 
 def _typed(column: str, sql_type: str) -> str:
+    """SQL: the text `b.column` as `sql_type`; NULL (a wrong type) when it is not one."""
     if sql_type == "VARCHAR":
         return f"b.{column}"
-    # Via DOUBLE for integers: the engines disagree on casting '12.0' straight to BIGINT.
-    if sql_type in ("BIGINT", "INTEGER"):
-        return f"CAST(TRY_CAST(b.{column} AS DOUBLE) AS BIGINT)"
+    if sql_type in ("BIGINT", "INTEGER", "DOUBLE"):
+        # Via DOUBLE for integers: the engines disagree on casting '12.0' straight to BIGINT.
+        number = f"TRY_CAST(b.{column} AS DOUBLE)"
+        # NaN and infinity pass no bound; an integer must be whole and fit in 64 bits.
+        if sql_type == "DOUBLE":
+            return f"CASE WHEN abs({number}) <= {FINITE} THEN {number} END"
+        whole = f"{number} = floor({number}) AND abs({number}) < {WHOLE}"
+        return f"CASE WHEN {whole} THEN CAST({number} AS BIGINT) END"
+    # A date alone would pass as midnight, a time the record never had; DuckDB reads `inf`
+    # as a date (9999-12-31), Spark does not.
+    shape = {"TIMESTAMPTZ": "%:%", "DATE": "____-__-__%"}.get(sql_type)
+    if shape:
+        return f"CASE WHEN b.{column} LIKE '{shape}' THEN TRY_CAST(b.{column} AS {sql_type}) END"
     return f"TRY_CAST(b.{column} AS {sql_type})"
 
 
