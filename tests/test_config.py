@@ -30,3 +30,14 @@ def test_with_section_validates(tmp_path: Path) -> None:
     assert with_section(s, "sim", aircraft=3).sim.aircraft == 3
     with pytest.raises(SettingsError, match=r"sim\.aircraft"):
         with_section(s, "sim", aircraft=-1)
+
+
+def test_a_folder_deltalake_cannot_use_is_refused_by_name(tmp_path: Path) -> None:
+    assert load_settings(None, data_dir=tmp_path / "fleet data é").lakehouse_root
+    with pytest.raises(SettingsError, match=r"data_dir: deltalake cannot .*fleet#2/data.*'#'"):
+        load_settings(None, data_dir=tmp_path / "fleet#2" / "data")
+    with pytest.raises(SettingsError, match=r"lakehouse.root: .* holds '%41'"):
+        load_settings(None, data_dir=tmp_path, lakehouse={"root": "file:///srv/lake%41"})
+    # An object store's URI is deltalake's to read.
+    s3 = load_settings(None, data_dir=tmp_path, lakehouse={"root": "s3://bucket/a?b"})
+    assert s3.lakehouse_root == "s3://bucket/a?b"

@@ -8,16 +8,30 @@ then the defaults below. Nothing is read at import time: entry points call `load
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class SettingsError(ValueError):
     """A settings file or variable is invalid; the message names the key and the reason."""
+
+
+# deltalake reads a local path as a URL: these lose the history (`#`, `?`), panic (`[`, `]`,
+# `^`, `|`), split the path (`\\`) or are decoded (`%41` becomes `A`).
+_URL_TROUBLE = re.compile(r"[#?\[\]^|\\\x00-\x1f\x7f]|%[0-9A-Fa-f]{2}")
+
+
+def local_path_problem(path: str) -> str | None:
+    """Why deltalake cannot keep tables under local folder `path`, or None when it can."""
+    found = _URL_TROUBLE.search(path)
+    if found is None:
+        return None
+    return f"deltalake cannot keep tables under {path}: it holds {found.group()!r}"
 
 
 class _Section(BaseModel):
@@ -55,6 +69,15 @@ class LakehouseSettings(_Section):
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="passed through to deltalake (object stores)"
     )
+
+    @field_validator("root")
+    @classmethod
+    def _usable_folder(cls, root: str | None) -> str | None:
+        is_folder = root is not None and ("://" not in root or root.startswith("file://"))
+        problem = local_path_problem(root.removeprefix("file://")) if is_folder and root else None
+        if problem:
+            raise ValueError(problem)
+        return root
 
 
 class PipelineSettings(_Section):
@@ -132,6 +155,15 @@ class Settings(BaseSettings):
     twin: TwinSettings = Field(default_factory=TwinSettings)
     ml: MlSettings = Field(default_factory=MlSettings)
 
+    @field_validator("data_dir")
+    @classmethod
+    def _usable_data_dir(cls, data_dir: Path) -> Path:
+        # The lakehouse lives under it unless `lakehouse.root` says otherwise.
+        problem = local_path_problem(str(data_dir.resolve()))
+        if problem:
+            raise ValueError(problem)
+        return data_dir
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -167,7 +199,8 @@ def _describe(error: ValidationError, source: str) -> str:
     lines = [f"invalid settings ({source}):"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(root)"
-        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        message = str(item["msg"]).removeprefix("Value error, ")
+        reason = "unknown key" if item["type"] == "extra_forbidden" else message
         lines.append(f"  {key}: {reason} (got {item.get('input')!r})")
     return "\n".join(lines)
 

@@ -62,6 +62,16 @@ def test_a_process_reading_a_local_table_exits_cleanly(
     assert read_and_exit(str(tmp_path), {}, "t", 8) == [(0, "800")] * 8
 
 
+def test_a_folder_with_a_space_or_an_accent_holds_tables_sql_can_read(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path / "fleet data é"))
+    lakehouse.write("t", pa.table({"k": [1, 2]}), "append")
+    lakehouse.write("t", pa.table({"k": [3]}), "append", metadata={"run_id": "r"})
+    files = lakehouse.plain_parquet_files("t")
+    assert files and all(Path(f).is_file() for f in files)
+    assert query(lakehouse, "SELECT sum(k) AS s FROM t", ["t"]).to_pylist() == [{"s": 6}]
+    assert lakehouse.commit_metadata("t") == {"run_id": "r"}
+
+
 def test_missing_table_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="'nope' does not exist"):
         Lakehouse(str(tmp_path)).table("nope")

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -627,7 +628,8 @@ def _plain_files(table: DeltaTable) -> list[str] | None:
     """The table's Parquet files when they alone are the table (see `plain_parquet_files`)."""
     if table.protocol().reader_features or table.metadata().partition_columns:
         return None
-    return [uri.removeprefix("file://") for uri in table.file_uris()] or None
+    # deltalake gives them as URIs: a space or `#` in the lakehouse's path is percent-encoded.
+    return [unquote(uri.removeprefix("file://")) for uri in table.file_uris()] or None
 
 
 def _pipeline_metadata(commits: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
