@@ -486,11 +486,16 @@ def sql_cmd(
     from aerotwin.lakehouse.catalog import query, table_names
     from aerotwin.pipeline.report import arrow_table, layers
 
+    if not statement.strip():
+        _fail('no SQL statement given, e.g. aerotwin sql "SELECT count(*) FROM flights"')
     lakehouse = _lakehouse(_settings(ctx))
     try:
         result = query(lakehouse, statement, table_names(lakehouse, layers()))
     except duckdb.Error as exc:
         _fail(exc, label="SQL error")
+    if not result.num_columns:
+        Console().print("the statement ran and returned no result", highlight=False)
+        return
     Console().print(arrow_table(result, limit))
 
 

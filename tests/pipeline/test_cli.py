@@ -129,3 +129,13 @@ def test_a_landing_folder_that_is_no_day_stops_the_run_until_it_is_moved(
     bad.rename(tmp_path / bad.name)
     code, out = _cli(fresh_landing, "pipeline", "run")
     assert code == 0, out
+
+
+def test_sql_without_a_statement_or_a_result_says_so(tmp_path: Path) -> None:
+    data_dir = ["--data-dir", str(tmp_path)]
+    result = runner.invoke(app, [*data_dir, "sql", "  "])
+    assert result.exit_code == 2 and "error: no SQL statement given" in result.output
+    result = runner.invoke(app, [*data_dir, "sql", ""])
+    assert result.exit_code == 2 and "error: no SQL statement given" in result.output
+    result = runner.invoke(app, [*data_dir, "sql", "SELECT 1 AS n"])
+    assert result.exit_code == 0 and "\n1 row(s)\n" in result.output  # the caption on one line

@@ -72,6 +72,8 @@ def query(lakehouse: Lakehouse, sql: str, names: list[str] | None = None) -> pa.
     """Run DuckDB SQL over the lakehouse tables (by name) and return the result."""
     con = connect(lakehouse, names)
     try:
-        return con.sql(sql).to_arrow_table()
+        relation = con.sql(sql)
+        # A statement that returns nothing (SET, an empty string) has no relation.
+        return relation.to_arrow_table() if relation is not None else pa.table({})
     finally:
         con.close()

@@ -156,9 +156,9 @@ def quality_table(lakehouse: Lakehouse) -> Table:
 
 def arrow_table(data: pa.Table, limit: int = 50) -> Table:
     """A query result as a rich table (first `limit` rows)."""
-    table = Table(
-        caption=f"{data.num_rows:,} row(s)" + (f", first {limit}" if data.num_rows > limit else "")
-    )
+    caption = f"{data.num_rows:,} row(s)" + (f", first {limit}" if data.num_rows > limit else "")
+    # As wide as its caption at least: a one-column result wrapped it over three lines.
+    table = Table(caption=caption, min_width=len(caption))
     # Text, not markup: a value such as a raw record's "[/x]" is shown as it is.
     for name in data.column_names:
         table.add_column(Text(name))
