@@ -41,3 +41,35 @@ def test_a_folder_deltalake_cannot_use_is_refused_by_name(tmp_path: Path) -> Non
     # An object store's URI is deltalake's to read.
     s3 = load_settings(None, data_dir=tmp_path, lakehouse={"root": "s3://bucket/a?b"})
     assert s3.lakehouse_root == "s3://bucket/a?b"
+
+
+def test_a_bad_value_names_the_variable_that_gave_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[sim]\naircraft = 5\ndays = 0\n")
+    monkeypatch.setenv("AEROTWIN_SIM__AIRCRAFT", "-1")
+    with pytest.raises(SettingsError) as err:
+        load_settings(cfg)
+    assert "sim.aircraft: Input should be greater than or equal to 1 (got '-1', from " \
+        "AEROTWIN_SIM__AIRCRAFT)" in str(err.value)  # fmt: skip
+    assert f"sim.days: Input should be greater than or equal to 1 (got 0, from {cfg})" in str(
+        err.value
+    )
+
+
+def test_a_variable_that_sets_no_key_or_holds_no_json_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AEROTWIN_PIPELINE_WORKERS", "0")  # one underscore: no key
+    monkeypatch.setenv("AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS__AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AEROTWIN_IVY_DIR", str(tmp_path))
+    with pytest.raises(SettingsError, match=r"  AEROTWIN_PIPELINE_WORKERS: unknown variable\n"):
+        load_settings(None, data_dir=tmp_path)
+    monkeypatch.delenv("AEROTWIN_PIPELINE_WORKERS")
+    # An entry of a mapping is a key too (pydantic-settings lowers the variable's case).
+    options = load_settings(None, data_dir=tmp_path).lakehouse.storage_options
+    assert options == {"aws_region": "eu-west-1"}
+    monkeypatch.setenv("AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS", "notjson")
+    with pytest.raises(SettingsError, match=r"a JSON object, e\.g\. AEROTWIN_LAKEHOUSE__STORAGE"):
+        load_settings(None, data_dir=tmp_path)

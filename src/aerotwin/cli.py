@@ -14,6 +14,7 @@ from aerotwin.config import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.pipeline.definitions import TableDef
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -307,11 +308,10 @@ def docs_erd_cmd(
 ) -> None:
     """Write the Mermaid ER diagram of every table to docs/data_model.md and the README."""
     from aerotwin.twin.erd import ErdError, build_entities, write_docs
-    from aerotwin.twin.gold import pipeline_tables
 
     settings = _settings(ctx)
     try:
-        entities = build_entities(_lakehouse(settings), pipeline_tables(settings))
+        entities = build_entities(_lakehouse(settings), _declared_tables(settings))
     except ErdError as exc:
         _fail(exc)
     changed = write_docs(entities, root)
@@ -323,6 +323,18 @@ pipeline_app = typer.Typer(
     no_args_is_help=True, help="The medallion pipeline: landing -> bronze -> silver -> gold."
 )
 app.add_typer(pipeline_app, name="pipeline")
+
+
+def _declared_tables(settings: Settings) -> list[TableDef]:
+    """Every table of the pipeline, gold's health SQL from the settings' rules file; a rules
+    file that is missing or invalid stops the command with its line and reason."""
+    from aerotwin.twin.gold import pipeline_tables
+    from aerotwin.twin.rules import RulesError
+
+    try:
+        return pipeline_tables(settings)
+    except RulesError as exc:
+        _fail(exc)
 
 
 def _run_pipeline(
@@ -337,9 +349,8 @@ def _run_pipeline(
     from aerotwin.pipeline.landing import LandingLayoutError
     from aerotwin.pipeline.report import run_summary, table_progress
     from aerotwin.pipeline.runner import run_pipeline
-    from aerotwin.twin.gold import pipeline_tables
 
-    declared = pipeline_tables(settings)  # health SQL from settings.twin.rules_file
+    declared = _declared_tables(settings)
     try:
         with table_progress(console, len(declared)) as callbacks:
             result = run_pipeline(
@@ -553,12 +564,15 @@ def _score_and_print(
 ) -> None:
     from aerotwin.scoring.batch import ScoringError, score
     from aerotwin.scoring.report import risk_summary
+    from aerotwin.twin.rules import RulesError
 
     try:
         with console.status("scoring the fleet with the champion models"):
             result = score(settings, component_types)
     except ScoringError as exc:
         _fail(exc, code=1, label="scoring failed")
+    except RulesError as exc:
+        _fail(exc)
     console.print(risk_summary(result))
     if result.skipped:
         console.print(f"not scored (no model trained yet): {', '.join(result.skipped)}")

@@ -8,13 +8,16 @@ then the defaults below. Nothing is read at import time: entry points call `load
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 
 class SettingsError(ValueError):
@@ -195,13 +198,56 @@ class Settings(BaseSettings):
         return (self.data_dir / "mlflow" / "artifacts").resolve()
 
 
-def _describe(error: ValidationError, source: str) -> str:
-    lines = [f"invalid settings ({source}):"]
+ENV_PREFIX = "AEROTWIN_"
+# Read by the command line (--config) and by Spark's jar fetcher, not settings.
+OTHER_VARIABLES = frozenset({"AEROTWIN_CONFIG", "AEROTWIN_IVY_DIR"})
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the key at `loc` (AEROTWIN_SIM__AIRCRAFT)."""
+    return ENV_PREFIX + "__".join(str(part) for part in loc).upper()
+
+
+def _variables(model: type[BaseModel], loc: tuple[str, ...] = ()) -> tuple[set[str], set[str]]:
+    """The variables that name a key of `model`, and the prefixes of mapping keys' entries."""
+    names: set[str] = set()
+    prefixes: set[str] = set()
+    for name, field in model.model_fields.items():
+        key = (*loc, name)
+        names.add(_variable(key))
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            inner, more = _variables(kind, key)
+            names, prefixes = names | inner, prefixes | more
+        elif get_origin(kind) is dict:  # its entries: AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS__X
+            prefixes.add(_variable(key) + "__")
+    return names, prefixes
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """AEROTWIN_* variables that set no key: a typo (one underscore) would pass unnoticed."""
+    names, prefixes = _variables(Settings)
+    names |= OTHER_VARIABLES
+    return sorted(
+        v
+        for v in environ
+        if v.upper().startswith(ENV_PREFIX)
+        and v.upper() not in names
+        and not v.upper().startswith(tuple(prefixes))
+    )
+
+
+def _describe(error: ValidationError, source: str, environ: Mapping[str, str]) -> str:
+    lines = ["invalid settings:"]
+    set_by_env = {v.upper() for v in environ}
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(root)"
         message = str(item["msg"]).removeprefix("Value error, ")
         reason = "unknown key" if item["type"] == "extra_forbidden" else message
-        lines.append(f"  {key}: {reason} (got {item.get('input')!r})")
+        # Environment variables win over the file: name the one that gave the value.
+        variable = _variable(item["loc"])
+        origin = variable if variable in set_by_env else source
+        lines.append(f"  {key}: {reason} (got {item.get('input')!r}, from {origin})")
     return "\n".join(lines)
 
 
@@ -209,11 +255,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     """Read the TOML file (if any) and the environment into a validated Settings.
 
     `overrides` are top-level keys applied on top of the file (tests, CLI options).
-    Raises SettingsError naming the bad key and the reason.
+    Raises SettingsError naming the bad key (or variable) and the reason.
     """
     data: dict[str, Any] = {}
     path = config_file or (Path("aerotwin.toml") if Path("aerotwin.toml").exists() else None)
-    source = str(path) if path else "environment"
+    source = str(path) if path else "the defaults"
     if path is not None:
         try:
             data = tomllib.loads(Path(path).read_text())
@@ -222,10 +268,23 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"invalid TOML in {path}: {exc}") from exc
     data.update(overrides)
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise SettingsError(
+            "invalid settings:\n"
+            + "\n".join(f"  {v}: unknown variable" for v in unknown)
+            + "\n  (a section and its key are joined by two underscores: AEROTWIN_SIM__AIRCRAFT)"
+        )
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, source)) from None
+        raise SettingsError(_describe(exc, source, os.environ)) from None
+    except PydanticSettingsError as exc:
+        # A mapping set by a variable must be JSON: pydantic-settings' own error names no variable.
+        raise SettingsError(
+            f"invalid settings: {exc} (a mapping in an AEROTWIN_* variable is a JSON object, "
+            'e.g. AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS=\'{"AWS_REGION": "eu-west-1"}\')'
+        ) from None
 
 
 def with_section(settings: Settings, section: str, **changes: Any) -> Settings:
@@ -235,4 +294,4 @@ def with_section(settings: Settings, section: str, **changes: Any) -> Settings:
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, "command-line options")) from None
+        raise SettingsError(_describe(exc, "command-line options", {})) from None

@@ -139,3 +139,13 @@ def test_sql_without_a_statement_or_a_result_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "error: no SQL statement given" in result.output
     result = runner.invoke(app, [*data_dir, "sql", "SELECT 1 AS n"])
     assert result.exit_code == 0 and "\n1 row(s)\n" in result.output  # the caption on one line
+
+
+def test_a_missing_rules_file_stops_the_run_with_its_name(tmp_path: Path) -> None:
+    rules = tmp_path / "no-such-rules.yaml"
+    config = tmp_path / "aerotwin.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[twin]\nrules_file = "{rules}"\n')
+    (tmp_path / "data" / "landing").mkdir(parents=True)
+    result = runner.invoke(app, ["--config", str(config), "pipeline", "run"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {rules}: rules file not found" in result.output
