@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from aerotwin.config import Settings, SettingsError, load_settings
 
@@ -16,7 +17,20 @@ if TYPE_CHECKING:
     from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.pipeline.definitions import TableDef
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+class _Commands(TyperGroup):
+    """Every command: an error any of them can meet ends as one line, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
+        from aerotwin.lakehouse.delta import TableUnreadable
+
+        try:
+            return super().invoke(ctx)
+        except TableUnreadable as exc:
+            _fail(exc, code=1)
+
+
+app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False, help=__doc__)
 
 
 def _settings(ctx: typer.Context) -> Settings:

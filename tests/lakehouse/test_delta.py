@@ -14,7 +14,13 @@ import pytest
 from deltalake import DeltaTable
 
 from aerotwin.lakehouse.catalog import query
-from aerotwin.lakehouse.delta import ConcurrentCommit, Lakehouse, key_range, store_error_reason
+from aerotwin.lakehouse.delta import (
+    ConcurrentCommit,
+    Lakehouse,
+    TableUnreadable,
+    key_range,
+    store_error_reason,
+)
 from aerotwin.lakehouse.files import write_query
 
 
@@ -223,6 +229,22 @@ def test_store_errors_read_as_one_line_with_their_innermost_cause() -> None:
     )
     assert store_error_reason(no_bucket) == "NoSuchBucket: The specified bucket does not exist"
     assert store_error_reason(OSError("timed out")) == "timed out"
+    # RUST_BACKTRACE=1 appends the frames to deltalake's message.
+    framed = OSError(
+        "Kernel error: Json error\n   0: <unknown>\n  13: clone3\n     at ./c.S:81:0\n"
+    )
+    assert store_error_reason(framed) == "Kernel error: Json error"
+
+
+def test_a_table_whose_log_is_damaged_is_named_with_the_way_back(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    lakehouse.write("flights", pa.table({"k": [1]}), "append")
+    (tmp_path / "flights" / "_delta_log" / "00000000000000000000.json").write_text("garbage{")
+    reader = Lakehouse(str(tmp_path))
+    with pytest.raises(TableUnreadable, match=r"^table flights under .*: its Delta log cannot "):
+        reader.table("flights")
+    stop = threading.Event()
+    reader.prefetch(["flights"], stop).join()  # reading ahead meets it quietly
 
 
 def test_snapshot_lakehouse_moves_on_by_its_own_commits_or_when_told(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -149,3 +150,16 @@ def test_a_missing_rules_file_stops_the_run_with_its_name(tmp_path: Path) -> Non
     result = runner.invoke(app, ["--config", str(config), "pipeline", "run"])
     assert result.exit_code == 2, result.output
     assert f"error: {rules}: rules file not found" in result.output
+
+
+def test_a_damaged_table_log_stops_each_command_with_the_table_named(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path / "lakehouse"))
+    lakehouse.write("flights", pa.table({"flight_id": ["F1"]}), "append")
+    (tmp_path / "lakehouse" / "flights" / "_delta_log" / "00000000000000000000.json").write_text(
+        "garbage{"
+    )
+    for command in (["tables"], ["sql", "SELECT 1"]):
+        result = runner.invoke(app, ["--data-dir", str(tmp_path), *command])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("error: table flights under "), result.output
+        assert "Traceback" not in result.output

@@ -7,6 +7,7 @@ pipeline uses as its watermark: the watermark and the data it covers are committ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from aerotwin.lakehouse.sql_text import text_literal
@@ -46,12 +47,26 @@ WriteMode = Literal["append", "overwrite"]
 # deltalake's object-store errors: a chain of causes, one per line, with terminal colours.
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # An S3-style XML error body within it: its code and message are what a user needs.
+_FRAME = re.compile(r"\d+: |at \S+:\d+:\d+$")
 _XML_ERROR = re.compile(r"<Code>(.*?)</Code>\s*<Message>(.*?)</Message>", re.S)
 
 
 class ConcurrentCommit(RuntimeError):
     """Another writer committed to a table after this one read it: this write committed
     nothing (the pipeline's watermarks and checkpoints assume no commit in between)."""
+
+
+class TableUnreadable(RuntimeError):
+    """A table's Delta log cannot be read (a damaged commit file): names the table and how
+    to recover, instead of deltalake's error that names no table."""
+
+    def __init__(self, name: str, root: str, reason: str) -> None:
+        super().__init__(
+            f"table {name} under {root}: its Delta log cannot be read ({reason}); restore its "
+            "_delta_log folder, or delete the table's folder and the next pipeline run rebuilds "
+            "it (a bronze table from the landing files still there)"
+        )
+        self.name = name
 
 
 class StoreUnreachable(ValueError):
@@ -62,7 +77,8 @@ class StoreUnreachable(ValueError):
 def store_error_reason(exc: BaseException) -> str:
     """deltalake's error chain as one line: the outer error and its innermost cause."""
     lines = [_ANSI.sub("", line).strip(" ↳") for line in str(exc).splitlines()]
-    lines = [line for line in lines if line]
+    # With RUST_BACKTRACE set, deltalake appends the frames ("0: <unknown>", "at file:1:0").
+    lines = [line for line in lines if line and not _FRAME.match(line)]
     if not lines:
         return type(exc).__name__
     found = _XML_ERROR.search(" ".join(lines))
@@ -153,6 +169,9 @@ class Lakehouse:
         except TableNotFoundError:
             self._loaded.pop(name, None)
             raise KeyError(f"table {name!r} does not exist under {self.root}") from None
+        except DeltaError as exc:
+            self._loaded.pop(name, None)
+            raise TableUnreadable(name, self.root, store_error_reason(exc)) from exc
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -171,7 +190,9 @@ class Lakehouse:
                 if stop.is_set():
                     return
                 if name not in self._loaded:
-                    self.commit_metadata(name)  # None, read nothing, when there is no table
+                    # A damaged log: the run meets it where it reads the table, and stops there.
+                    with contextlib.suppress(TableUnreadable):
+                        self.commit_metadata(name)  # None, read nothing, when there is no table
 
         thread = threading.Thread(target=read_ahead, name="lakehouse-prefetch", daemon=True)
         thread.start()
