@@ -354,8 +354,10 @@ def _declared_tables(settings: Settings) -> list[TableDef]:
 def _run_pipeline(
     settings: Settings, console: Console, full_refresh: bool, engine: str | None
 ) -> None:
-    """Run the pipeline with per-table progress; exits 1 when an expectation fails the run
-    or another run or writer is at work on the same tables."""
+    """Run the pipeline with per-table progress; exits 1 when an expectation fails the run,
+    another run or writer is at work on the same tables, or the disk refuses a write."""
+    import duckdb
+
     from aerotwin.lakehouse.delta import ConcurrentCommit
     from aerotwin.lakehouse.run_lock import LakehouseBusy
     from aerotwin.lakehouse.spark_runtime import SparkUnavailable
@@ -382,6 +384,8 @@ def _run_pipeline(
         _fail(exc, code=1, label="pipeline stopped")
     except SparkUnavailable as exc:
         _fail(exc)
+    except (OSError, duckdb.IOException) as exc:  # a disk full or a folder it may not write
+        _fail(exc, code=1, label="pipeline stopped")
     console.print(run_summary(result), highlight=False)
 
 

@@ -163,3 +163,15 @@ def test_a_damaged_table_log_stops_each_command_with_the_table_named(tmp_path: P
         assert result.exit_code == 1, result.output
         assert result.output.startswith("error: table flights under "), result.output
         assert "Traceback" not in result.output
+
+
+def test_a_write_the_disk_refuses_stops_the_run_in_one_line(fresh_landing: Settings) -> None:
+    lakehouse = fresh_landing.data_dir / "lakehouse"
+    lakehouse.mkdir()
+    (lakehouse / "bronze_airports").write_text("a file where the table's folder goes")
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 1, out
+    assert "pipeline stopped: [Errno 17] File exists: " in out and "bronze_airports" in out
+    assert "Traceback" not in out
+    code, out = _cli(fresh_landing, "pipeline", "history")
+    assert "failed bronze_airports: [Errno 17] File exists" in out
