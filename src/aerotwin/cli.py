@@ -484,6 +484,9 @@ def optimize_cmd(
         _fail(f"tables: no table {', '.join(unknown)}")
     chosen = names or table_names(lakehouse, layers())
     console = Console()
+    if not chosen:  # nothing to take the lock for, nor a folder to create it in
+        console.print("no table yet: nothing to optimize", highlight=False)
+        return
     try:
         with (
             exclusive_run(lakehouse, "aerotwin optimize"),

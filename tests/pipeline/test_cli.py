@@ -175,3 +175,9 @@ def test_a_write_the_disk_refuses_stops_the_run_in_one_line(fresh_landing: Setti
     assert "Traceback" not in out
     code, out = _cli(fresh_landing, "pipeline", "history")
     assert "failed bronze_airports: [Errno 17] File exists" in out
+
+
+def test_optimize_with_no_table_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "optimize"])
+    assert result.exit_code == 0 and "no table yet: nothing to optimize" in result.output
+    assert not (tmp_path / "data").exists()
