@@ -27,6 +27,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.files import write_query
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
@@ -99,9 +100,9 @@ def _scanned_checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]
     return {name: FileMark(int(line), int(offset)) for name, line, offset in rows}
 
 
-def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[str]:
+def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> list[str]:
     """Landing files of the table's feed with lines not yet ingested, in arrival order."""
-    source = _source(table)
+    source, landing = _source(table), settings.landing_dir
     if source.snapshot:
         path = f"reference/{source.feed}.csv"
         if not (landing / path).is_file():
@@ -109,24 +110,33 @@ def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[
         meta = lakehouse.commit_metadata(table.name) or {}
         return [] if meta.get("sha256") == _sha256(landing / path) else [path]
     marks = checkpoint(lakehouse, table.name)
+    done = _complete_folders(marks, settings.pipeline.open_days)
     return [
         f
-        for f in discover(landing, source.feed, source.format, _complete_folders(marks))
+        for f in discover(landing, source.feed, source.format, done)
         if f not in marks or (landing / f).stat().st_size > marks[f].offset
     ]
 
 
-def _complete_folders(marks: dict[str, FileMark]) -> frozenset[str]:
-    """Arrival-day folders already ingested that can hold nothing new: all but the newest.
+def _complete_folders(marks: dict[str, FileMark], open_days: int) -> frozenset[str]:
+    """Arrival-day folders already ingested that are not listed again: those more than
+    `open_days` days before the newest one ingested.
 
-    Files land in their arrival day's folder and never change afterwards, so only the
-    newest folder ingested (a live file in it may still grow) and folders never seen
-    (new days, or a day that landed late) need listing: a year of history is not re-listed.
+    A file may still land in a recent day's folder (a vendor's backfill after midnight; a
+    live day older than the history's late-record folders), so those stay open, as do
+    folders never seen (new days, or a day that landed late): a year is not re-listed.
     """
     folders = {name.split("/")[1] for name in marks if name.count("/") == 2}
     # A folder that is no day (ingested before such folders stopped the run) is never newest.
-    days = [f for f in folders if day_folder_problem(f) is None]
-    return frozenset(folders - {max(days)}) if days else frozenset(folders)
+    days = {
+        f: dt.date.fromisoformat(f.removeprefix("date="))
+        for f in folders
+        if day_folder_problem(f) is None
+    }
+    if not days:
+        return frozenset(folders)
+    first_open = max(days.values()) - dt.timedelta(days=open_days)
+    return frozenset(f for f in folders if f not in days or days[f] < first_open)
 
 
 def ingest(
@@ -134,17 +144,16 @@ def ingest(
     landing: Path,
     table: TableDef,
     run_id: str,
-    files: list[str] | None = None,
+    files: list[str],
     on_chunk: Callable[[int, int], None] | None = None,
     duck: duckdb.DuckDBPyConnection | None = None,
 ) -> IngestResult:
-    """Append the pending files of `table`'s feed to it, one commit per chunk of files.
+    """Append the new lines of `files` (`pending_files`) to `table`, one commit per chunk.
 
     `duck`: a DuckDB database the caller keeps open; ingestion works on a cursor of it
     (opening a database costs ~25 ms, and a new day ingests 9 feeds).
     """
     source = _source(table)
-    files = pending_files(lakehouse, landing, table) if files is None else files
     marks = {} if source.snapshot else checkpoint(lakehouse, table.name)
     rows = 0
     version = lakehouse.version(table.name)
