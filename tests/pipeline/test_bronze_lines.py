@@ -328,3 +328,21 @@ def test_only_an_empty_field_is_null_on_either_parser() -> None:
     assert [fast[c] for c in HEADER.split(",")] == [
         "F5", "2026-01-01", "NA", "null", "N/A", "#N/A", None, None, "NaN", "1", "NULL"
     ]  # fmt: skip
+
+
+def test_a_grown_csv_file_with_a_byte_order_mark_adds_its_completed_line(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    header = "weather_date,airport_code,temperature_c,humidity_pct,wind_kt,storm,precipitation_mm"
+    rows = ["2026-01-01,ORD,-3.5,70,12,false,0.4", "2026-01-01,LAX,18.0,40,5,false,0"]
+    path = settings.landing_dir / "weather/date=2026-01-01/part-00000.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(UTF8_BOM + f"{header}\n{rows[0]}\n{rows[1]}".encode())
+    _ingest(settings, "bronze_weather")
+    with path.open("a") as out:
+        out.write("\n")  # the last line completed: read from the saved offset, BOM and all
+    lakehouse = _ingest(settings, "bronze_weather", "run-2")
+    sql = "SELECT _line, airport_code, temperature_c FROM bronze_weather ORDER BY _line"
+    got = query(lakehouse, sql, ["bronze_weather"]).to_pylist()
+    assert [tuple(r.values()) for r in got] == [(2, "ORD", "-3.5"), (3, "LAX", "18.0")]

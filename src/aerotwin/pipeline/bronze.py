@@ -290,8 +290,9 @@ def _read(
 ) -> FileRead:
     """The complete lines of `name` after `mark`, with lineage (CSV: with its header)."""
     data = read_file(landing / name)
-    # A byte-order mark is not part of the first line: not its text, nor a CSV header's.
-    bom = 0 if mark else bom_length(data)
+    # A byte-order mark is not part of the first line: not its text, nor a CSV header's
+    # (the header is read again on every run, also when reading from a saved offset).
+    bom = bom_length(data)
     start = mark.offset if mark else bom
     lines = split_lines(data, start)  # an unterminated last line is still being written
     if lines.end <= start:
