@@ -346,3 +346,22 @@ def test_a_grown_csv_file_with_a_byte_order_mark_adds_its_completed_line(
     sql = "SELECT _line, airport_code, temperature_c FROM bronze_weather ORDER BY _line"
     got = query(lakehouse, sql, ["bronze_weather"]).to_pylist()
     assert [tuple(r.values()) for r in got] == [(2, "ORD", "-3.5"), (3, "LAX", "18.0")]
+
+
+def test_a_file_changed_in_place_stops_the_run_with_the_file_named(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    name = "telemetry_engine/date=2026-01-01/part-live-00001.jsonl"
+    path = settings.landing_dir / name
+    path.parent.mkdir(parents=True)
+    record = '{{"component_id":"N1-ENG1","reading_ts":"2026-01-01T0{}:00:00Z","egt_c":{}}}\n'
+    path.write_text(record.format(1, 600) + record.format(2, 610))
+    _ingest(settings, "bronze_telemetry_engine")
+    # Rewritten, longer: the byte before the saved offset is now inside a line.
+    path.write_text(record.format(1, 600.5) + record.format(2, 610) + record.format(3, 620))
+    with pytest.raises(LandingLayoutError, match=f"landing file {name}: .*under a new name"):
+        _ingest(settings, "bronze_telemetry_engine", "run-2")
+    path.write_text(record.format(1, 600) + record.format(2, 610) + record.format(3, 620))
+    lakehouse = _ingest(settings, "bronze_telemetry_engine", "run-3")  # grown by a line
+    sql = "SELECT _line, egt_c FROM bronze_telemetry_engine ORDER BY _line"
+    got = query(lakehouse, sql, ["bronze_telemetry_engine"]).to_pylist()
+    assert [(r["_line"], r["egt_c"]) for r in got] == [(1, 600), (2, 610), (3, 620)]

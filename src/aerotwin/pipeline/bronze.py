@@ -294,6 +294,15 @@ def _read(
     # (the header is read again on every run, also when reading from a saved offset).
     bom = bom_length(data)
     start = mark.offset if mark else bom
+    # Files only grow by whole lines: no line break before the offset means a rewrite.
+    if mark and len(data) > start and data[start - 1] != 10:
+        raise LandingLayoutError(
+            f"landing file {name}: it changed in place after it was ingested up to byte "
+            f"{start} (the byte before is no longer a line break); landing files must not "
+            "change once landed: land a corrected file under a new name in today's folder (it "
+            "is ingested as a new file; duplicates are resolved by key, the latest arrival "
+            "wins)"
+        )
     lines = split_lines(data, start)  # an unterminated last line is still being written
     if lines.end <= start:
         return FileRead(pa.table({}), None)
