@@ -365,3 +365,22 @@ def test_a_file_changed_in_place_stops_the_run_with_the_file_named(tmp_path: Pat
     sql = "SELECT _line, egt_c FROM bronze_telemetry_engine ORDER BY _line"
     got = query(lakehouse, sql, ["bronze_telemetry_engine"]).to_pylist()
     assert [(r["_line"], r["egt_c"]) for r in got] == [(1, 600), (2, 610), (3, 620)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fields", "problem"),
+    [
+        (",_source_file,_line", ",partner_feed.csv,7", "_source_file, _line, which start with"),
+        (",origin,cycles,origin", ",ORD,1,LAX", "origin, cycles more than once"),
+    ],
+)
+def test_a_csv_header_naming_a_reserved_or_repeated_column_stops_the_run(
+    tmp_path: Path, extra: str, fields: str, problem: str
+) -> None:
+    # Either column would overwrite another: bronze's lineage, or the header's same name.
+    text = f"{HEADER}{extra}\n{ROWS[0]}{fields}\n"
+    name = "flights/date=2026-01-01/part-00000.csv"
+    with pytest.raises(
+        LandingLayoutError, match=f"landing file {name}: its header names {problem}"
+    ):
+        _bronze(tmp_path, {"2026-01-01": text})

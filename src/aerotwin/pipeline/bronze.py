@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -270,6 +271,32 @@ def _lineage(
     )
 
 
+def _header_problem(header: list[str], source: LandingSource) -> str | None:
+    """What makes a CSV header unusable for its feed, and what to do (None: nothing)."""
+    lacking = [f for f in source.fields if f not in header]
+    if lacking:
+        # Rows without a contract column would pass with it null, or stop silver's SQL.
+        return (
+            f"its header has no {', '.join(lacking)} (the {source.feed} feed's columns: "
+            f"{', '.join(source.fields)}); replace the file with one whose header has them"
+        )
+    # Such a column would overwrite bronze's own (`_source_file`, `_line`, ...).
+    reserved = [c for c in header if c.startswith("_")]
+    if reserved:
+        return (
+            f"its header names {', '.join(reserved)}, which start with `_` (reserved for "
+            "bronze's lineage columns); replace the file with one that renames them"
+        )
+    # One of the two columns would be dropped without a word.
+    repeated = [c for c, n in Counter(header).items() if n > 1]
+    if repeated:
+        return (
+            f"its header names {', '.join(repeated)} more than once; replace the file with "
+            "one that names each column once"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class FileRead:
     """What `_read` found in one file: its new lines with lineage (CSV: with its header and
@@ -320,14 +347,9 @@ def _read(
     header_end = int(np.argmax(buffer == 10))
     head = data.slice(bom, header_end - bom).to_pybytes().decode("utf-8", "backslashreplace")
     header = next(csv.reader([head]))
-    lacking = [f for f in source.fields if f not in header]
-    if lacking:
-        # Rows without a contract column would pass with it null, or stop silver's SQL.
-        raise LandingLayoutError(
-            f"landing file {name}: its header has no {', '.join(lacking)} (the "
-            f"{source.feed} feed's columns: {', '.join(source.fields)}); replace the file "
-            "with one whose header has them"
-        )
+    problem = _header_problem(header, source)
+    if problem:
+        raise LandingLayoutError(f"landing file {name}: {problem}")
     body_start, not_utf8 = start, lines.not_utf8
     if mark is None:
         raw, numbers, body_start = raw[1:], numbers[1:], header_end + 1
