@@ -384,3 +384,12 @@ def test_a_csv_header_naming_a_reserved_or_repeated_column_stops_the_run(
         LandingLayoutError, match=f"landing file {name}: its header names {problem}"
     ):
         _bronze(tmp_path, {"2026-01-01": text})
+
+
+@pytest.mark.parametrize("blank", ["", "\r", "  "])
+def test_a_csv_whose_first_line_is_blank_stops_the_run_saying_so(
+    tmp_path: Path, blank: str
+) -> None:
+    name = "flights/date=2026-01-01/part-00000.csv"
+    with pytest.raises(LandingLayoutError, match=f"landing file {name}: its header .* is blank"):
+        _bronze(tmp_path, {"2026-01-01": f"{blank}\n{HEADER}\n{ROWS[0]}\n"})

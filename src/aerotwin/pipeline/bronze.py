@@ -273,6 +273,12 @@ def _lineage(
 
 def _header_problem(header: list[str], source: LandingSource) -> str | None:
     """What makes a CSV header unusable for its feed, and what to do (None: nothing)."""
+    if not "".join(header).strip():
+        # Listing every column as missing would hide that the header is not on line 1.
+        return (
+            "its header (the first line) is blank or names no column; replace the file with "
+            "one whose first line is the header"
+        )
     lacking = [f for f in source.fields if f not in header]
     if lacking:
         # Rows without a contract column would pass with it null, or stop silver's SQL.
