@@ -104,6 +104,12 @@ class PipelineSettings(_Section):
         le=86400,
         description="seconds a run waits for another run on the lakehouse to end (0: stops)",
     )
+    open_days: int = Field(
+        7,
+        ge=0,
+        description="arrival-day folders within this many days before the newest one ingested "
+        "are listed again on each run, so files landing late into a recent day are seen",
+    )
 
 
 class TwinSettings(_Section):

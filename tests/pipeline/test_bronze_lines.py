@@ -8,14 +8,15 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from aerotwin.config import Settings, load_settings
+from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
-from aerotwin.pipeline.bronze import FileMark, _complete_folders, ingest
+from aerotwin.pipeline.bronze import FileMark, _complete_folders, ingest, pending_files
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.landing import UTF8_BOM, LandingLayoutError, discover, split_lines
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
+from aerotwin.sim.live import run_live
 
 from .conftest import assert_same_tables
 
@@ -89,13 +90,20 @@ def _write(landing: Path, day: str, text: str) -> str:
     return name
 
 
+def _ingest(settings: Settings, name: str, run_id: str = "run") -> Lakehouse:
+    """Ingest the pending files of bronze table `name`, as a pipeline run does."""
+    table = next(t for t in load_tables() if t.name == name)
+    lakehouse = Lakehouse.from_settings(settings)
+    files = pending_files(lakehouse, settings, table)
+    ingest(lakehouse, settings.landing_dir, table, run_id, files)
+    return lakehouse
+
+
 def _bronze(tmp_path: Path, files: dict[str, str]) -> tuple[Lakehouse, list[dict[str, object]]]:
     settings = load_settings(None, data_dir=tmp_path / "data")
     for day, text in files.items():
         _write(settings.landing_dir, day, text)
-    table = next(t for t in load_tables() if t.name == "bronze_flights")
-    lakehouse = Lakehouse.from_settings(settings)
-    ingest(lakehouse, settings.landing_dir, table, "run")
+    lakehouse = _ingest(settings, "bronze_flights")
     columns = ", ".join(["_raw", "_source_file", "_line", "_parse_ok", *HEADER.split(",")])
     sql = f"SELECT {columns} FROM bronze_flights ORDER BY _source_file, _line"
     return lakehouse, query(lakehouse, sql, ["bronze_flights"]).to_pylist()
@@ -129,10 +137,9 @@ def test_csv_rows_are_one_per_line_whether_parsed_together_or_apart(tmp_path: Pa
 def test_a_grown_csv_file_adds_only_its_new_lines(tmp_path: Path) -> None:
     lakehouse, rows = _bronze(tmp_path, {"2026-01-01": f"{HEADER}\n{ROWS[0]}\n{ROWS[1][:9]}"})
     assert [r["_raw"] for r in rows] == [ROWS[0]]
-    landing = tmp_path / "data" / "landing"
-    _write(landing, "2026-01-01", "\n".join([HEADER, *ROWS]) + "\n")
-    table = next(t for t in load_tables() if t.name == "bronze_flights")
-    ingest(lakehouse, landing, table, "run-2")
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    _write(settings.landing_dir, "2026-01-01", "\n".join([HEADER, *ROWS]) + "\n")
+    _ingest(settings, "bronze_flights", "run-2")
     sql = "SELECT _raw, _line, _parse_ok, flight_id FROM bronze_flights ORDER BY _line"
     got = query(lakehouse, sql, ["bronze_flights"]).to_pylist()
     assert [(r["_raw"], r["_line"], r["flight_id"]) for r in got] == [
@@ -236,8 +243,39 @@ def test_a_folder_that_is_no_day_never_passes_for_the_newest_one() -> None:
         f"telemetry_engine/{day}/part-00000.jsonl": FileMark(10, 100)
         for day in ("date=2026-01-01", "date=2026-01-02", "date=soon")
     }
-    assert _complete_folders(marks) == {"date=2026-01-01", "date=soon"}
-    assert _complete_folders({}) == frozenset()
+    assert _complete_folders(marks, 0) == {"date=2026-01-01", "date=soon"}
+    assert _complete_folders({}, 0) == frozenset()
+
+
+def test_folders_within_open_days_of_the_newest_one_are_listed_again() -> None:
+    days = ("2025-12-31", "2026-01-03", "2026-01-09", "2026-01-10")
+    marks = {f"weather/date={d}/part-00000.csv": FileMark(10, 100) for d in days}
+    assert _complete_folders(marks, 7) == {"date=2025-12-31"}
+    assert _complete_folders(marks, 6) == {"date=2025-12-31", "date=2026-01-03"}
+    assert _complete_folders(marks, 0) == {f"date={d}" for d in days[:3]}
+
+
+def test_live_readings_landing_in_a_day_older_than_the_late_records_folders_are_ingested(
+    fresh_landing: Settings,
+) -> None:
+    # The history's late records land in folders after its last day; live mode then goes on
+    # writing the day after the history, a folder older than those.
+    landing = fresh_landing.landing_dir
+    live = with_section(fresh_landing, "sim", live_rate=40.0, live_rotate_seconds=0.1)
+    tables = load_tables(layers=("bronze",))
+    run_live(live, duration=0.3)
+    run_pipeline(fresh_landing, tables=tables)
+    later = run_live(live, duration=0.3).files
+    run_pipeline(fresh_landing, tables=tables)
+    newest = max(p.name for p in landing.glob("telemetry_*/date=*"))
+    assert later and all(f"/{newest}/" not in f for f in later)  # an older folder
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    for path in landing.glob("telemetry_*/date=*/part-live-*.jsonl"):
+        name = path.relative_to(landing).as_posix()
+        table = f"bronze_{name.split('/')[0]}"
+        sql = f"SELECT count(*) AS n FROM {table} WHERE _source_file = '{name}'"
+        lines = len(path.read_text().splitlines())
+        assert query(lakehouse, sql, [table]).to_pylist() == [{"n": lines}], name
 
 
 def test_files_starting_with_a_byte_order_mark_give_the_same_tables(
@@ -290,3 +328,68 @@ def test_only_an_empty_field_is_null_on_either_parser() -> None:
     assert [fast[c] for c in HEADER.split(",")] == [
         "F5", "2026-01-01", "NA", "null", "N/A", "#N/A", None, None, "NaN", "1", "NULL"
     ]  # fmt: skip
+
+
+def test_a_grown_csv_file_with_a_byte_order_mark_adds_its_completed_line(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    header = "weather_date,airport_code,temperature_c,humidity_pct,wind_kt,storm,precipitation_mm"
+    rows = ["2026-01-01,ORD,-3.5,70,12,false,0.4", "2026-01-01,LAX,18.0,40,5,false,0"]
+    path = settings.landing_dir / "weather/date=2026-01-01/part-00000.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(UTF8_BOM + f"{header}\n{rows[0]}\n{rows[1]}".encode())
+    _ingest(settings, "bronze_weather")
+    with path.open("a") as out:
+        out.write("\n")  # the last line completed: read from the saved offset, BOM and all
+    lakehouse = _ingest(settings, "bronze_weather", "run-2")
+    sql = "SELECT _line, airport_code, temperature_c FROM bronze_weather ORDER BY _line"
+    got = query(lakehouse, sql, ["bronze_weather"]).to_pylist()
+    assert [tuple(r.values()) for r in got] == [(2, "ORD", "-3.5"), (3, "LAX", "18.0")]
+
+
+def test_a_file_changed_in_place_stops_the_run_with_the_file_named(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    name = "telemetry_engine/date=2026-01-01/part-live-00001.jsonl"
+    path = settings.landing_dir / name
+    path.parent.mkdir(parents=True)
+    record = '{{"component_id":"N1-ENG1","reading_ts":"2026-01-01T0{}:00:00Z","egt_c":{}}}\n'
+    path.write_text(record.format(1, 600) + record.format(2, 610))
+    _ingest(settings, "bronze_telemetry_engine")
+    # Rewritten, longer: the byte before the saved offset is now inside a line.
+    path.write_text(record.format(1, 600.5) + record.format(2, 610) + record.format(3, 620))
+    with pytest.raises(LandingLayoutError, match=f"landing file {name}: .*under a new name"):
+        _ingest(settings, "bronze_telemetry_engine", "run-2")
+    path.write_text(record.format(1, 600) + record.format(2, 610) + record.format(3, 620))
+    lakehouse = _ingest(settings, "bronze_telemetry_engine", "run-3")  # grown by a line
+    sql = "SELECT _line, egt_c FROM bronze_telemetry_engine ORDER BY _line"
+    got = query(lakehouse, sql, ["bronze_telemetry_engine"]).to_pylist()
+    assert [(r["_line"], r["egt_c"]) for r in got] == [(1, 600), (2, 610), (3, 620)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fields", "problem"),
+    [
+        (",_source_file,_line", ",partner_feed.csv,7", "_source_file, _line, which start with"),
+        (",origin,cycles,origin", ",ORD,1,LAX", "origin, cycles more than once"),
+    ],
+)
+def test_a_csv_header_naming_a_reserved_or_repeated_column_stops_the_run(
+    tmp_path: Path, extra: str, fields: str, problem: str
+) -> None:
+    # Either column would overwrite another: bronze's lineage, or the header's same name.
+    text = f"{HEADER}{extra}\n{ROWS[0]}{fields}\n"
+    name = "flights/date=2026-01-01/part-00000.csv"
+    with pytest.raises(
+        LandingLayoutError, match=f"landing file {name}: its header names {problem}"
+    ):
+        _bronze(tmp_path, {"2026-01-01": text})
+
+
+@pytest.mark.parametrize("blank", ["", "\r", "  "])
+def test_a_csv_whose_first_line_is_blank_stops_the_run_saying_so(
+    tmp_path: Path, blank: str
+) -> None:
+    name = "flights/date=2026-01-01/part-00000.csv"
+    with pytest.raises(LandingLayoutError, match=f"landing file {name}: its header .* is blank"):
+        _bronze(tmp_path, {"2026-01-01": f"{blank}\n{HEADER}\n{ROWS[0]}\n"})

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.files import write_query
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
@@ -99,9 +101,9 @@ def _scanned_checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]
     return {name: FileMark(int(line), int(offset)) for name, line, offset in rows}
 
 
-def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[str]:
+def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> list[str]:
     """Landing files of the table's feed with lines not yet ingested, in arrival order."""
-    source = _source(table)
+    source, landing = _source(table), settings.landing_dir
     if source.snapshot:
         path = f"reference/{source.feed}.csv"
         if not (landing / path).is_file():
@@ -109,24 +111,33 @@ def pending_files(lakehouse: Lakehouse, landing: Path, table: TableDef) -> list[
         meta = lakehouse.commit_metadata(table.name) or {}
         return [] if meta.get("sha256") == _sha256(landing / path) else [path]
     marks = checkpoint(lakehouse, table.name)
+    done = _complete_folders(marks, settings.pipeline.open_days)
     return [
         f
-        for f in discover(landing, source.feed, source.format, _complete_folders(marks))
+        for f in discover(landing, source.feed, source.format, done)
         if f not in marks or (landing / f).stat().st_size > marks[f].offset
     ]
 
 
-def _complete_folders(marks: dict[str, FileMark]) -> frozenset[str]:
-    """Arrival-day folders already ingested that can hold nothing new: all but the newest.
+def _complete_folders(marks: dict[str, FileMark], open_days: int) -> frozenset[str]:
+    """Arrival-day folders already ingested that are not listed again: those more than
+    `open_days` days before the newest one ingested.
 
-    Files land in their arrival day's folder and never change afterwards, so only the
-    newest folder ingested (a live file in it may still grow) and folders never seen
-    (new days, or a day that landed late) need listing: a year of history is not re-listed.
+    A file may still land in a recent day's folder (a vendor's backfill after midnight; a
+    live day older than the history's late-record folders), so those stay open, as do
+    folders never seen (new days, or a day that landed late): a year is not re-listed.
     """
     folders = {name.split("/")[1] for name in marks if name.count("/") == 2}
     # A folder that is no day (ingested before such folders stopped the run) is never newest.
-    days = [f for f in folders if day_folder_problem(f) is None]
-    return frozenset(folders - {max(days)}) if days else frozenset(folders)
+    days = {
+        f: dt.date.fromisoformat(f.removeprefix("date="))
+        for f in folders
+        if day_folder_problem(f) is None
+    }
+    if not days:
+        return frozenset(folders)
+    first_open = max(days.values()) - dt.timedelta(days=open_days)
+    return frozenset(f for f in folders if f not in days or days[f] < first_open)
 
 
 def ingest(
@@ -134,17 +145,16 @@ def ingest(
     landing: Path,
     table: TableDef,
     run_id: str,
-    files: list[str] | None = None,
+    files: list[str],
     on_chunk: Callable[[int, int], None] | None = None,
     duck: duckdb.DuckDBPyConnection | None = None,
 ) -> IngestResult:
-    """Append the pending files of `table`'s feed to it, one commit per chunk of files.
+    """Append the new lines of `files` (`pending_files`) to `table`, one commit per chunk.
 
     `duck`: a DuckDB database the caller keeps open; ingestion works on a cursor of it
     (opening a database costs ~25 ms, and a new day ingests 9 feeds).
     """
     source = _source(table)
-    files = pending_files(lakehouse, landing, table) if files is None else files
     marks = {} if source.snapshot else checkpoint(lakehouse, table.name)
     rows = 0
     version = lakehouse.version(table.name)
@@ -261,6 +271,38 @@ def _lineage(
     )
 
 
+def _header_problem(header: list[str], source: LandingSource) -> str | None:
+    """What makes a CSV header unusable for its feed, and what to do (None: nothing)."""
+    if not "".join(header).strip():
+        # Listing every column as missing would hide that the header is not on line 1.
+        return (
+            "its header (the first line) is blank or names no column; replace the file with "
+            "one whose first line is the header"
+        )
+    lacking = [f for f in source.fields if f not in header]
+    if lacking:
+        # Rows without a contract column would pass with it null, or stop silver's SQL.
+        return (
+            f"its header has no {', '.join(lacking)} (the {source.feed} feed's columns: "
+            f"{', '.join(source.fields)}); replace the file with one whose header has them"
+        )
+    # Such a column would overwrite bronze's own (`_source_file`, `_line`, ...).
+    reserved = [c for c in header if c.startswith("_")]
+    if reserved:
+        return (
+            f"its header names {', '.join(reserved)}, which start with `_` (reserved for "
+            "bronze's lineage columns); replace the file with one that renames them"
+        )
+    # One of the two columns would be dropped without a word.
+    repeated = [c for c, n in Counter(header).items() if n > 1]
+    if repeated:
+        return (
+            f"its header names {', '.join(repeated)} more than once; replace the file with "
+            "one that names each column once"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class FileRead:
     """What `_read` found in one file: its new lines with lineage (CSV: with its header and
@@ -281,9 +323,19 @@ def _read(
 ) -> FileRead:
     """The complete lines of `name` after `mark`, with lineage (CSV: with its header)."""
     data = read_file(landing / name)
-    # A byte-order mark is not part of the first line: not its text, nor a CSV header's.
-    bom = 0 if mark else bom_length(data)
+    # A byte-order mark is not part of the first line: not its text, nor a CSV header's
+    # (the header is read again on every run, also when reading from a saved offset).
+    bom = bom_length(data)
     start = mark.offset if mark else bom
+    # Files only grow by whole lines: no line break before the offset means a rewrite.
+    if mark and len(data) > start and data[start - 1] != 10:
+        raise LandingLayoutError(
+            f"landing file {name}: it changed in place after it was ingested up to byte "
+            f"{start} (the byte before is no longer a line break); landing files must not "
+            "change once landed: land a corrected file under a new name in today's folder (it "
+            "is ingested as a new file; duplicates are resolved by key, the latest arrival "
+            "wins)"
+        )
     lines = split_lines(data, start)  # an unterminated last line is still being written
     if lines.end <= start:
         return FileRead(pa.table({}), None)
@@ -301,14 +353,9 @@ def _read(
     header_end = int(np.argmax(buffer == 10))
     head = data.slice(bom, header_end - bom).to_pybytes().decode("utf-8", "backslashreplace")
     header = next(csv.reader([head]))
-    lacking = [f for f in source.fields if f not in header]
-    if lacking:
-        # Rows without a contract column would pass with it null, or stop silver's SQL.
-        raise LandingLayoutError(
-            f"landing file {name}: its header has no {', '.join(lacking)} (the "
-            f"{source.feed} feed's columns: {', '.join(source.fields)}); replace the file "
-            "with one whose header has them"
-        )
+    problem = _header_problem(header, source)
+    if problem:
+        raise LandingLayoutError(f"landing file {name}: {problem}")
     body_start, not_utf8 = start, lines.not_utf8
     if mark is None:
         raw, numbers, body_start = raw[1:], numbers[1:], header_end + 1

@@ -192,7 +192,7 @@ class _Loader:
 def _ingest(
     lakehouse: Lakehouse, settings: Settings, table: TableDef, run: TableRun, loader: _Loader
 ) -> None:
-    files = bronze.pending_files(lakehouse, settings.landing_dir, table)
+    files = bronze.pending_files(lakehouse, settings, table)
     if not files:
         run.status = "skipped"
         return
