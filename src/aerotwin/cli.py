@@ -363,6 +363,7 @@ def _run_pipeline(
     from aerotwin.lakehouse.spark_runtime import SparkUnavailable
     from aerotwin.pipeline.expectations import ExpectationFailed
     from aerotwin.pipeline.landing import LandingLayoutError
+    from aerotwin.pipeline.parallel import RunInterrupted
     from aerotwin.pipeline.report import run_summary, table_progress
     from aerotwin.pipeline.runner import run_pipeline
 
@@ -386,6 +387,13 @@ def _run_pipeline(
         _fail(exc)
     except (OSError, duckdb.IOException) as exc:  # a disk full or a folder it may not write
         _fail(exc, code=1, label="pipeline stopped")
+    except RunInterrupted as exc:
+        _fail(
+            f"the tables running finished and committed; {len(exc.not_started)} table(s) did "
+            "not start: the next run brings them up to date",
+            code=130,
+            label="pipeline interrupted",
+        )
     console.print(run_summary(result), highlight=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import TableRun
-from aerotwin.pipeline.parallel import run_graph
+from aerotwin.pipeline.parallel import RunInterrupted, run_graph
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -60,4 +61,21 @@ def test_after_an_error_nothing_starts_and_the_running_table_finishes() -> None:
     with pytest.raises(RuntimeError, match="a broke"):
         run_graph(tables, 2, run_one)
     assert ("end", "b") in log  # started alongside `a`, allowed to finish
+    assert ("start", "c") not in log
+
+
+def test_ctrl_c_lets_the_running_tables_finish_and_names_those_not_started() -> None:
+    tables = [_table("a"), _table("b"), _table("c", "a"), _table("d", "c")]
+    run_one, log, _ = _recorder()
+    done: list[str] = []
+
+    def interrupting(table: TableDef) -> TableRun:
+        if table.name == "a":
+            _thread.interrupt_main()  # Ctrl-C reaches the main thread while it waits
+        return run_one(table)
+
+    with pytest.raises(RunInterrupted) as stopped:
+        run_graph(tables, 2, interrupting, on_done=lambda run: done.append(run.table_name))
+    assert sorted(done) == ["a", "b"]  # both were running: they finished and were reported
+    assert [t.name for t in stopped.value.not_started] == ["c", "d"]
     assert ("start", "c") not in log

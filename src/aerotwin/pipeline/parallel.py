@@ -8,9 +8,12 @@ among the ready ones, declaration order decides.
 
 from __future__ import annotations
 
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from aerotwin.lakehouse.delta import Lakehouse
@@ -66,6 +69,15 @@ class EnginePool:
             self._root.close()
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run: the tables running then finished (each commit is whole);
+    `not_started` never began."""
+
+    def __init__(self, not_started: list[TableDef]) -> None:
+        super().__init__(f"interrupted before {len(not_started)} table(s)")
+        self.not_started = not_started
+
+
 def run_graph(
     tables: list[TableDef],
     workers: int,
@@ -76,14 +88,16 @@ def run_graph(
     """Run `run_one` on every table (in dependency order), up to `workers` at once.
 
     After an error no table starts; those running finish, then the first error is raised.
+    Ctrl-C likewise: the running tables finish, then RunInterrupted names those not started
+    (a second Ctrl-C stops at once).
     """
     declared = {t.name for t in tables}
     pending, done = list(tables), set[str]()
     running: dict[Future[TableRun], TableDef] = {}
     error: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with _ctrl_c_noted() as interrupted, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         while pending or running:
-            for table in [] if error else list(pending):
+            for table in [] if error or interrupted.is_set() else list(pending):
                 if len(running) >= workers:
                     break
                 if all(i in done or i not in declared for i in table.inputs):
@@ -93,7 +107,8 @@ def run_graph(
                     running[pool.submit(run_one, table)] = table
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            # A bounded wait: a Ctrl-C noted meanwhile is acted on within a quarter second.
+            finished, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in finished:
                 table = running.pop(future)
                 try:
@@ -106,3 +121,26 @@ def run_graph(
                     on_done(run)
     if error is not None:
         raise error
+    if interrupted.is_set():
+        raise RunInterrupted(pending)
+
+
+@contextmanager
+def _ctrl_c_noted() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C instead of KeyboardInterrupt, which could land
+    between a table's end and its report; the second Ctrl-C raises as usual. Only the main
+    thread may handle signals: elsewhere the event is never set."""
+    noted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        noted.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)

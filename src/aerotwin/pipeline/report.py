@@ -112,7 +112,8 @@ def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
         f"""SELECT run_id, min(started_ts) AS started, any_value(engine) AS engine,
                any_value(refresh) AS refresh,
                max(epoch(started_ts) + duration_s) - min(epoch(started_ts)) AS seconds,
-               count(*) AS tables,
+               count(*) FILTER (WHERE status <> 'interrupted') AS tables,
+               count(*) FILTER (WHERE status = 'interrupted') AS not_started,
                coalesce(sum(rows_in) FILTER (WHERE layer = 'bronze'), 0) AS landed,
                sum(quarantined) AS quarantined,
                list(table_name || ': ' || coalesce(message, '') ORDER BY table_name)
@@ -126,7 +127,13 @@ def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
         lines.append(
             f"{r['run_id']}  {r['started']:%Y-%m-%d %H:%M:%S} UTC  {r['engine']} {r['refresh']}  "
             f"{r['seconds']:.1f} s  {_count(r['tables'], 'table')}  {r['landed']:,} lines landed  "
-            f"{r['quarantined']:,} quarantined" + (f"  FAILED: {len(failures)}" if failures else "")
+            f"{r['quarantined']:,} quarantined"
+            + (f"  FAILED: {len(failures)}" if failures else "")
+            + (
+                f"  INTERRUPTED: {_count(r['not_started'], 'table')} not started"
+                if r["not_started"]
+                else ""
+            )
         )
         lines += [f"    failed {f}" for f in failures]
     return lines
