@@ -3,8 +3,8 @@
 `python -m benchmarks.run gold -- [--aircraft 50] [--days 90] [--data-dir DIR] [--no-write]`
 
 Simulates the fleet once, lands every day but the last, runs the pipeline, then lands the last
-day and runs it again (incremental: feature and health tables merge only the components with
-new readings, from their first new reading on). Then `--full-refresh` on the same data
+day and runs it again (incremental: feature and health tables merge only the components the
+new rows reach, from the first reading they change on). Then `--full-refresh` on the same data
 rebuilds everything. Only the gold tables' wall times are compared (their own durations
 from the run result; bronze and silver are the pipeline benchmark's). The incremental tables
 are checked equal to the rebuilt ones. Results go to docs/benchmarks.md under `## Gold layer`.
@@ -139,8 +139,8 @@ against the rebuilt ones row by row.
 |---|---:|---:|---:|---:|---:|---:|---|
 {row}
 
-The new day recomputes only components with new readings, from their first new reading on,
-reading 30 days of history before it; the twin views and the summary are rebuilt in full
+The new day recomputes only the components its readings, flights, weather and maintenance
+reach, from the first reading they change on, reading 30 days of history before it; the twin views and the summary are rebuilt in full
 each time (one row per component or aircraft, from the latest feature rows).
 """
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"

@@ -37,6 +37,11 @@ ACTIONS: tuple[Action, ...] = ("warn", "drop", "fail")
 HELPER_PREFIX = "__"
 
 
+def new_rows_view(table: str) -> str:
+    """The view of `table`'s rows added since the last build, for tables that scope on it."""
+    return f"new_{table}"
+
+
 class DefinitionError(ValueError):
     """A table declaration is inconsistent; the message names the table and the field."""
 
@@ -95,6 +100,9 @@ class TableDef:
     keys: the primary key; with `latest_by`, duplicates on the key keep the greatest `latest_by`.
     incremental_input: the input whose new rows (by `_batch_id`) are processed on an
         incremental run; the others are read whole. Full refresh reads it whole.
+    scope_inputs: inputs that an incremental run also exposes as view `new_<input>`
+        (`new_rows_view`), holding only their rows with `_batch_id` above the table's last
+        build (all rows on a full build), so the SQL can recompute what those rows affect.
     external: instead of `sql` or `source`, a table another command writes (no inputs).
     """
 
@@ -107,6 +115,7 @@ class TableDef:
     keys: tuple[str, ...] = ()
     latest_by: tuple[str, ...] = ()
     incremental_input: str | None = None
+    scope_inputs: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     source: LandingSource | None = None
     external: External | None = None
@@ -131,6 +140,10 @@ class TableDef:
             raise DefinitionError(f"{where}: `latest_by` needs `keys`")
         if self.incremental_input and self.incremental_input not in self.inputs:
             raise DefinitionError(f"{where}: incremental_input must be one of its inputs")
+        if any(s not in self.inputs for s in self.scope_inputs):
+            raise DefinitionError(f"{where}: scope_inputs must be among its inputs")
+        if self.scope_inputs and not self.incremental_input:
+            raise DefinitionError(f"{where}: scope_inputs needs `incremental_input`")
         if self.mode in ("merge", "append") and self.source is None and not self.incremental_input:
             raise DefinitionError(f"{where}: mode {self.mode!r} needs `incremental_input`")
         names = [e.name for e in self.expectations]
@@ -153,4 +166,6 @@ class TableDef:
             "incremental_input": self.incremental_input,
             "partition_by": self.partition_by,
         }
+        if self.scope_inputs:  # only when set: other tables keep the digest of their builds
+            defining["scope_inputs"] = self.scope_inputs
         return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:16]

@@ -24,7 +24,7 @@ from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import Engine
 from aerotwin.lakehouse.run_lock import exclusive_run
 from aerotwin.pipeline import bronze
-from aerotwin.pipeline.definitions import TableDef
+from aerotwin.pipeline.definitions import TableDef, new_rows_view
 from aerotwin.pipeline.events import (
     EVENTS_TABLE,
     QUARANTINE_KEYS,
@@ -257,11 +257,14 @@ def _derive(
         not full_refresh
         and table.incremental_input is not None
         and lakehouse.exists(table.name)
-        and previous.get(table.incremental_input) is not None
+        and all(previous.get(i) is not None for i in (table.incremental_input, *table.scope_inputs))
     )
     for inp in table.inputs:
         after = int(previous[inp]) if incremental and inp == table.incremental_input else None
         engine.register_table(inp, inp, after)
+    scoped = [new_rows_view(inp) for inp in table.scope_inputs]
+    for inp, view in zip(table.scope_inputs, scoped, strict=True):
+        engine.register_table(view, inp, int(previous[inp]) if incremental else None)
     engine.view(DEF, table.sql or "")
     # The stage has the definition's columns (and __rule, the warn flags): asked once.
     defined = engine.columns(DEF)
@@ -298,7 +301,7 @@ def _derive(
     run.rows_out = inserted + updated
     # Rows that added no new key: removed within the batch, or replacing an earlier arrival.
     run.duplicates = run.rows_in - run.quarantined - inserted
-    engine.drop(DEF, STAGE, OUT, *table.inputs)
+    engine.drop(DEF, STAGE, OUT, *table.inputs, *scoped)
 
 
 def _counts(engine: Engine) -> dict[str | None, int]:

@@ -12,6 +12,7 @@ before t is the max over the events before t.
 
 from __future__ import annotations
 
+from aerotwin.pipeline.definitions import new_rows_view
 from aerotwin.schemas import TELEMETRY_FEEDS, sensor_names
 
 WINDOWS = {"7d": "INTERVAL 7 DAYS", "30d": "INTERVAL 30 DAYS"}
@@ -34,6 +35,14 @@ USAGE_COLUMNS = (
     "avg_wind_kt_7d",
 )
 INPUTS = ("components", "flights", "maintenance_events", "weather")
+# Bronze tables whose new rows say which feature rows an incremental run recomputes (with the
+# telemetry's own bronze table): flights, weather, maintenance and the components reference.
+SCOPE_INPUTS = (
+    "bronze_flights",
+    "bronze_weather",
+    "bronze_maintenance_events",
+    "bronze_components",
+)
 
 
 def feature_table(component_type: str) -> str:
@@ -54,6 +63,12 @@ def telemetry_table(component_type: str) -> str:
 def feature_inputs(component_type: str) -> tuple[str, ...]:
     """The tables the feature SQL reads."""
     return (telemetry_table(component_type), *INPUTS)
+
+
+def changed_inputs(component_type: str) -> tuple[str, ...]:
+    """The tables `changed_sql` reads."""
+    telemetry = (bronze_table(component_type), telemetry_table(component_type))
+    return (*telemetry, "components", "flights", *SCOPE_INPUTS)
 
 
 def sensor_feature_columns(sensor: str) -> tuple[str, ...]:
@@ -86,26 +101,62 @@ def _days(later: str, earlier: str) -> str:
 
 
 def changed_sql(component_type: str) -> str:
-    """SQL: (component_id, since) of the readings the pipeline added in this run.
+    """SQL: (component_id, since) of the components whose features this run may change.
 
-    The runner hands the bronze table over as only its new batches on an incremental run (all
-    of it on a full refresh); silver rows keep their bronze `_batch_id`, so the new silver
-    readings are those whose batch is among them (late arrivals included).
+    `since` is the earliest reading time that can change; NULL means every row. Any new row of
+    any input the features read counts, late ones included: a new reading (the runner hands
+    the bronze telemetry over as only its new batches on an incremental run, and silver rows
+    keep their bronze `_batch_id`); a flight, from its arrival, for every component of its
+    aircraft; a day's weather at an airport, from the arrival of each flight departing it that
+    day; a maintenance event, from when it finished, for its component; a new components
+    reference, everything of that type. A flight or event that replaces an earlier version
+    counts with every version bronze holds of it, so rows the old version reached are redone.
+    On a full build every row is new, so this covers everything.
     """
     telemetry = telemetry_table(component_type)
     bronze = bronze_table(component_type)
-    return (
-        f"SELECT t.component_id, min(t.reading_ts) AS since FROM {telemetry} AS t "
-        f"WHERE t._batch_id IN (SELECT DISTINCT _batch_id FROM {bronze}) GROUP BY t.component_id"
-    )
+    of_type = f"c.component_type = '{component_type}'"
+    flights, weather, maintenance, components = (new_rows_view(t) for t in SCOPE_INPUTS)
+    return f"""SELECT component_id,
+       CASE WHEN max(CASE WHEN since IS NULL THEN 1 ELSE 0 END) = 1 THEN NULL
+            ELSE min(since) END AS since
+FROM (
+  SELECT t.component_id, t.reading_ts AS since FROM {telemetry} AS t
+  WHERE t._batch_id IN (SELECT DISTINCT _batch_id FROM {bronze})
+  UNION ALL
+  SELECT c.component_id, f.arrival_ts AS since
+  FROM (SELECT b.aircraft_id, TRY_CAST(b.arrival_ts AS TIMESTAMPTZ) AS arrival_ts
+        FROM bronze_flights AS b
+        WHERE b.flight_id IN (SELECT flight_id FROM {flights})) AS f
+  JOIN components AS c ON c.aircraft_id = f.aircraft_id AND {of_type}
+  WHERE f.arrival_ts IS NOT NULL
+  UNION ALL
+  SELECT c.component_id, f.arrival_ts AS since
+  FROM (SELECT DISTINCT w.airport_code, TRY_CAST(w.weather_date AS DATE) AS weather_date
+        FROM {weather} AS w) AS w
+  JOIN flights AS f ON f.origin = w.airport_code AND f.flight_date = w.weather_date
+  JOIN components AS c ON c.aircraft_id = f.aircraft_id AND {of_type}
+  WHERE f.arrival_ts IS NOT NULL
+  UNION ALL
+  SELECT m.component_id, m.event_ts AS since
+  FROM (SELECT b.component_id, TRY_CAST(b.event_ts AS TIMESTAMPTZ) AS event_ts
+        FROM bronze_maintenance_events AS b
+        WHERE b.event_id IN (SELECT event_id FROM {maintenance})) AS m
+  WHERE m.event_ts IS NOT NULL
+  UNION ALL
+  SELECT c.component_id, CAST(NULL AS TIMESTAMPTZ) AS since FROM components AS c
+  WHERE {of_type} AND EXISTS (SELECT 1 FROM {components})
+) AS changes
+GROUP BY component_id"""
 
 
 def features_sql(component_type: str, incremental: bool = False) -> str:
     """DuckDB SQL of one feature table over its telemetry, flights, maintenance and weather.
 
-    incremental: only the components with new readings, and only their rows from the
-    earliest new reading on; windows look back `HISTORY` before it and cumulative usage starts
-    from aggregates of what came earlier, so the rows equal a full computation's.
+    incremental: only the components `changed_sql` names, and only their rows from its
+    `since` on (all rows where it is NULL); windows look back `HISTORY` before it and
+    cumulative usage starts from aggregates of what came earlier, so the rows equal a full
+    computation's.
     """
     sensors = sensor_names(component_type)
     telemetry = telemetry_table(component_type)
@@ -150,7 +201,7 @@ def features_sql(component_type: str, incremental: bool = False) -> str:
          CAST(NULL AS VARCHAR) AS event_type,
          {reading_sensors}, {flight_nulls}
   FROM {telemetry} AS t JOIN comp AS c ON c.component_id = t.component_id
-  {"WHERE t.reading_ts >= c.ws" if scope else ""}
+  {"WHERE c.ws IS NULL OR t.reading_ts >= c.ws" if scope else ""}
   UNION ALL
   SELECT c.component_id, f.flight_id, f.arrival_ts AS ts, 1 AS kind,
          CAST(NULL AS VARCHAR) AS event_type,
@@ -160,13 +211,13 @@ def features_sql(component_type: str, incremental: bool = False) -> str:
          CASE WHEN w.storm THEN 1.0 ELSE 0.0 END AS storm, CAST(w.wind_kt AS DOUBLE) AS wind_kt
   FROM flights AS f JOIN comp AS c ON c.aircraft_id = f.aircraft_id
   LEFT JOIN weather AS w ON w.airport_code = f.origin AND w.weather_date = f.flight_date
-  WHERE f.arrival_ts IS NOT NULL {"AND f.arrival_ts >= c.ws" if scope else ""}
+  WHERE f.arrival_ts IS NOT NULL {"AND (c.ws IS NULL OR f.arrival_ts >= c.ws)" if scope else ""}
   UNION ALL
   SELECT m.component_id, CAST(NULL AS VARCHAR) AS flight_id, m.event_ts AS ts,
          2 AS kind, m.event_type,
          {null_sensors}, {flight_nulls}
   FROM maintenance_events AS m JOIN comp AS c ON c.component_id = m.component_id
-  WHERE m.event_ts IS NOT NULL {"AND m.event_ts >= c.ws" if scope else ""}
+  WHERE m.event_ts IS NOT NULL {"AND (c.ws IS NULL OR m.event_ts >= c.ws)" if scope else ""}
 ),
 cum AS (
   SELECT stream.*,
@@ -214,7 +265,7 @@ SELECT s.component_id, c.aircraft_id, '{component_type}' AS component_type, s.fl
        s.flight_hours_7d, s.flight_hours_30d, s.cycles_7d, s.cycles_30d,
        s.turbulence_7d, s.turbulence_30d, s.storm_flights_30d, s.avg_wind_kt_7d
 FROM s JOIN comp AS c ON c.component_id = s.component_id
-WHERE s.kind = 0 {"AND s.ts >= c.since" if scope else ""}"""
+WHERE s.kind = 0 {"AND (c.since IS NULL OR s.ts >= c.since)" if scope else ""}"""
 
 
 def _pre(term: str, scope: _Scope | None) -> str:

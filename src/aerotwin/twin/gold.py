@@ -6,9 +6,10 @@ rules file: `tables()` uses the bundled rules; `pipeline_tables(settings)` swaps
 named by `settings.twin.rules_file`.
 
 Incremental: feature and health tables are merged on (component_id, reading_ts); a run
-recomputes only the components whose bronze telemetry got new batches, from their earliest
-new reading on (with 30 days of history before it). Flights or maintenance records that
-arrive late, after the readings they precede, reach existing rows on the next full refresh.
+recomputes only the components that a new row of any feature input reaches (telemetry,
+flights, weather, maintenance events, the components reference; late rows included), from
+the earliest reading it can change on, with 30 days of history before it
+(`features.changed_sql`). So any sequence of incremental runs gives a full rebuild's rows.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from aerotwin.pipeline.definitions import Expectation, TableDef
 from aerotwin.schemas import COMPONENT_TYPES
 from aerotwin.twin import views
 from aerotwin.twin.features import (
+    SCOPE_INPUTS,
     bronze_table,
+    changed_inputs,
     feature_inputs,
     feature_table,
     features_sql,
-    telemetry_table,
 )
 from aerotwin.twin.health import health_sql, health_table
 from aerotwin.twin.rules import RuleSet, load_rules
@@ -37,10 +39,11 @@ def feature_tables() -> list[TableDef]:
         TableDef(
             name=feature_table(ct),
             layer="gold",
-            inputs=(bronze_table(ct), *feature_inputs(ct)),
+            inputs=tuple(dict.fromkeys((*changed_inputs(ct), *feature_inputs(ct)))),
             sql=features_sql(ct, incremental=True),
             mode="merge",
             incremental_input=bronze_table(ct),
+            scope_inputs=SCOPE_INPUTS,
             expectations=(Expectation("age_known", "component_age_hours IS NOT NULL", "warn"),),
             keys=KEYS,
             description=f"{ct} features per reading: 7/30-day means, deviations, trends, usage",
@@ -55,10 +58,12 @@ def health_tables(rules: RuleSet) -> list[TableDef]:
         TableDef(
             name=health_table(ct),
             layer="gold",
-            inputs=(bronze_table(ct), telemetry_table(ct), feature_table(ct)),
+            # The features' scope: health changes where the features do.
+            inputs=(*changed_inputs(ct), feature_table(ct)),
             sql=health_sql(ct, rules, incremental=True),
             mode="merge",
             incremental_input=bronze_table(ct),
+            scope_inputs=SCOPE_INPUTS,
             expectations=(
                 Expectation(
                     "status_known",

@@ -63,8 +63,9 @@ def health_sql(
 ) -> str:
     """DuckDB SQL of one health table over the feature table `source` (default: gold's).
 
-    incremental: only components with new readings, rows from the earliest new one on; the
-    duration guard looks back `HISTORY` before it (so a guard may span up to that long).
+    incremental: only the components whose features this run may change
+    (`features.changed_sql`), rows from the earliest that may on; the duration guard looks
+    back `HISTORY` before it (so a guard may span up to that long).
     """
     table = source or feature_table(component_type)
     typed = rules.for_type(component_type)
@@ -112,9 +113,9 @@ def health_sql(
     if incremental:
         scope = (
             f"JOIN changed AS ch ON ch.component_id = x.component_id "
-            f"WHERE x.reading_ts >= ch.since - {HISTORY}"
+            f"WHERE ch.since IS NULL OR x.reading_ts >= ch.since - {HISTORY}"
         )
-        since = "\nWHERE reading_ts >= __since"
+        since = "\nWHERE __since IS NULL OR reading_ts >= __since"
     base = ", ".join(f"x.{c}" for c in select_cols.split(", "))
     steps = [
         *([f"changed AS ({changed_sql(component_type)})"] if incremental else []),
