@@ -140,8 +140,9 @@ against the rebuilt ones row by row.
 {row}
 
 The new day recomputes only the components its readings, flights, weather and maintenance
-reach, from the first reading they change on, reading 30 days of history before it; the twin views and the summary are rebuilt in full
-each time (one row per component or aircraft, from the latest feature rows).
+reach, from the first reading they change on, reading 30 days of history before it; the twin
+views and the summary are rebuilt in full each time (one row per component or aircraft, from
+the latest feature rows).
 """
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     # Keep the rows of other fleet sizes measured earlier; this run replaces its own.
