@@ -146,6 +146,7 @@ def simulate(
     """Simulate a fleet's history into the landing zone, or stream it live with --live."""
     from aerotwin.sim.reference import ReferenceError
     from aerotwin.sim.report import print_summary, simulate_with_progress
+    from aerotwin.sim.state import StateError
 
     options = {
         "aircraft": aircraft, "days": days, "seed": seed, "start_date": start_date,
@@ -168,7 +169,7 @@ def simulate(
             run_live(settings, duration=duration, console=console)
         else:
             print_summary(simulate_with_progress(settings, console), console)
-    except (ReferenceError, FileNotFoundError) as exc:
+    except (ReferenceError, FileNotFoundError, StateError) as exc:
         _fail(exc)
 
 

@@ -69,6 +69,17 @@ def test_live_without_history_is_a_clear_error(tmp_path: Path) -> None:
     assert "run `aerotwin simulate` first" in result.output.replace("\n", "")
 
 
+def test_unreadable_state_is_a_one_line_error(tmp_path: Path) -> None:
+    result = _run(tmp_path, "simulate", "--aircraft", "2", "--days", "2")
+    assert result.exit_code == 0, result.output
+    state = tmp_path / "data" / "landing" / "_state" / "sim_state.json"
+    state.write_text("")  # what a kill during a non-atomic write left
+    result = _run(tmp_path, "simulate", "--live", "--duration", "0.1")
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert len(result.output.strip().splitlines()) == 1
+    assert str(state) in result.output and "unreadable" in result.output
+
+
 def test_live_rate_must_be_positive(tmp_path: Path) -> None:
     result = _run(tmp_path, "simulate", "--live", "--rate", "0")
     assert result.exit_code == 2 and "sim.live_rate" in result.output

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from aerotwin.config import Settings, load_settings, with_section
-from aerotwin.schemas import TELEMETRY_FEEDS
+from aerotwin.schemas import EVENT_FEEDS, TELEMETRY_FEEDS
+from aerotwin.sim.history import STATE_DIR
 from aerotwin.sim.live import run_live
+from aerotwin.sim.state import load_state
 from aerotwin.testing import simulate_small_fleet
 
 
@@ -63,6 +71,86 @@ def test_live_continues_where_the_history_ended(tmp_path: Path) -> None:
     assert sorted(emitted, key=_key) == sorted(reference, key=_key)
 
 
+def test_an_older_versions_progress_file_is_not_read(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "live")
+    simulate_small_fleet(settings, aircraft=2, days=2, bad_record_rate=0.0)
+    legacy = settings.landing_dir / STATE_DIR / "live_progress.json"
+    legacy.write_text("")  # a kill left it empty; the files on disk say how far a day got
+    assert run_live(with_section(settings, "sim", live_rate=400.0), duration=0.2).readings > 0
+    assert not legacy.exists()
+
+
 def test_live_mode_rejects_a_landing_zone_without_history(settings: Settings) -> None:
     with pytest.raises(FileNotFoundError, match="run `aerotwin simulate` first"):
         run_live(settings, duration=0.1)
+
+
+CLI = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
+
+
+def _start_live(data_dir: Path) -> subprocess.Popen[str]:
+    """`aerotwin simulate --live` in a process of its own, once it has begun to emit."""
+    env = os.environ | {
+        "PYTHONUNBUFFERED": "1",
+        "AEROTWIN_SIM__LIVE_ROTATE_LINES": "7",  # many files, so kills land at many points
+        "AEROTWIN_SIM__LIVE_ROTATE_SECONDS": "0.2",
+    }
+    command = [*CLI, "--data-dir", str(data_dir), "simulate", "--live", "--rate", "100"]
+    process = subprocess.Popen(
+        command, env=env, cwd=data_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first.startswith("live:"), first
+    return process
+
+
+def _lines(folder: Path, pattern: str) -> list[str]:
+    return [line for p in sorted(folder.glob(pattern)) for line in p.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_killed_live_runs_lose_nothing_and_repeat_nothing(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "live")
+    simulate_small_fleet(settings, aircraft=3, days=4, bad_record_rate=0.0)
+    landing = settings.landing_dir
+    cut = 0
+    for seconds in (0.3, 0.75, 1.1, 0.45, 1.4):  # a simulated day takes about 0.7 s
+        process = _start_live(settings.data_dir)
+        time.sleep(seconds)
+        process.kill()
+        process.communicate()
+        open_files = sorted(landing.glob("*/date=*/part-live-*.jsonl.inprogress"))
+        if open_files:  # as a SIGKILL in the middle of a write does: half a last line
+            text = open_files[-1].read_text()
+            open_files[-1].write_text(text[: text.rstrip("\n").rfind("\n") + 12])
+            cut += 1
+    assert cut, "no kill left a file open"
+
+    process = _start_live(settings.data_dir)
+    time.sleep(1.2)
+    process.send_signal(signal.SIGINT)  # Ctrl-C ends cleanly, the open files published
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "live: emitted" in output, output
+    assert not list(landing.rglob("*.inprogress"))
+
+    state = load_state(landing / STATE_DIR)
+    longer = load_settings(None, data_dir=tmp_path / "longer")
+    simulate_small_fleet(longer, aircraft=3, days=state.day + 1, bad_record_rate=0.0)
+    assert state.day > 5  # the runs got through whole days and into the next
+    for day in range(4, state.day + 1):
+        date = f"date={state.start_date + dt.timedelta(days=day)}"
+        for feed in TELEMETRY_FEEDS.values():
+            live = _lines(landing / feed / date, "part-live-*.jsonl")
+            history = _lines(longer.landing_dir / feed / date, "part-00000.jsonl")
+            if day < state.day:  # a completed day is that day of the longer history
+                assert live == history, (feed, date)
+            else:  # the day under way so far: no gap, no repeat
+                assert live == history[: len(live)], (feed, date)
+        for feed in EVENT_FEEDS:
+            live_csv = sorted((landing / feed / date).glob("part-live-*.csv"))
+            if day < state.day:  # written once, equal to the history's
+                history_csv = longer.landing_dir / feed / date / "part-00000.csv"
+                assert [p.read_bytes() for p in live_csv] == [history_csv.read_bytes()]
+            else:
+                assert live_csv == []

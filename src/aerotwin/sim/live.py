@@ -3,12 +3,13 @@
 Continues from the state a history (or an earlier live run) saved, one simulated day at a time.
 The day's readings go out in time order at `sim.live_rate` per second into rotated
 `part-live-NNNNN.jsonl` files; when a day is done its event files are written and the state is
-saved. A stop mid-day records how far the day got, and the next run resumes right after it.
+saved. The files on disk are the only record of how far a day got: a run starts by publishing
+the complete lines a stopped (even killed) run left, then resumes each feed after its last line.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,18 +24,10 @@ from aerotwin.sim.history import STATE_DIR
 from aerotwin.sim.reference import load_reference
 from aerotwin.sim.state import load_state, save_state
 
-PROGRESS_FILE = "live_progress.json"
 IN_PROGRESS = ".inprogress"  # suffix of a live file still being written
+PART_PREFIX = "part-live-"
+LEGACY_PROGRESS = "live_progress.json"  # older versions' cursor, which kills made wrong
 TICK_S = 0.05
-
-
-@dataclass
-class LiveProgress:
-    """Where live mode is inside the current day, and the next live file number."""
-
-    day: int
-    cursor: int = 0
-    next_part: int = 1
 
 
 @dataclass
@@ -46,19 +39,53 @@ class LiveSummary:
     files: list[str] = field(default_factory=list)
 
 
-def _load_progress(folder: Path, day: int) -> LiveProgress:
-    path = folder / PROGRESS_FILE
-    if not path.exists():
-        return LiveProgress(day)
-    data = json.loads(path.read_text())
-    progress = LiveProgress(**data)
-    if progress.day != day:  # the state moved on: a new day starts from its first reading
-        progress.day, progress.cursor = day, 0
-    return progress
+def _part_number(path: Path) -> int:
+    return int(path.name.removeprefix(PART_PREFIX).split(".")[0])
 
 
-def _save_progress(folder: Path, progress: LiveProgress) -> None:
-    (folder / PROGRESS_FILE).write_text(json.dumps(progress.__dict__, sort_keys=True))
+def _recover(landing: Path) -> list[str]:
+    """Publish what stopped runs left as `.inprogress` files; returns the files published.
+
+    A telemetry file keeps its complete lines (a kill mid-write can leave half a last line);
+    an event file is deleted, since its day ends again in the next run.
+    """
+    published = []
+    for path in sorted(landing.glob(f"*/date=*/{PART_PREFIX}*{IN_PROGRESS}")):
+        target = path.with_name(path.name.removesuffix(IN_PROGRESS))
+        data = path.read_bytes() if target.suffix == ".jsonl" else b""
+        complete = data.rfind(b"\n") + 1
+        if complete == 0:
+            path.unlink()
+            continue
+        if complete < len(data):
+            with path.open("r+b") as handle:
+                handle.truncate(complete)
+        path.replace(target)
+        published.append(target.relative_to(landing).as_posix())
+    return published
+
+
+def _emitted(landing: Path, day_text: str) -> dict[str, int]:
+    """Lines of each telemetry feed published for a day: the feed's stream resumes after them."""
+    return {
+        feed: sum(
+            path.read_bytes().count(b"\n")
+            for path in (landing / feed / f"date={day_text}").glob(f"{PART_PREFIX}*.jsonl")
+        )
+        for feed in TELEMETRY_FEEDS.values()
+    }
+
+
+def _next_part(landing: Path, day: dt.date) -> int:
+    """One more than the highest live file number: the newest are in this day's or, when this day
+    has none yet, the day before's folders (its event files come last)."""
+    days = [(day - dt.timedelta(days=1)).isoformat(), day.isoformat()]
+    numbers = [
+        _part_number(path)
+        for day_text in days
+        for path in landing.glob(f"*/date={day_text}/{PART_PREFIX}*")
+    ]
+    return max(numbers, default=0) + 1
 
 
 def day_stream(out: DayOutput) -> list[tuple[str, str, str]]:
@@ -87,16 +114,16 @@ class _Files:
     """Live files per feed, written under a temporary name and published (renamed) when full,
     old, or at the end of a day, so a reader never sees a file that will still grow."""
 
-    def __init__(self, landing: Path, settings: Settings, progress: LiveProgress) -> None:
-        self.landing, self.progress = landing, progress
+    def __init__(self, landing: Path, settings: Settings, next_part: int) -> None:
+        self.landing, self.next_part = landing, next_part
         self.rotate_lines = settings.sim.live_rotate_lines
         self.rotate_seconds = settings.sim.live_rotate_seconds
         self.current: dict[str, _Open] = {}
         self.created: list[str] = []
 
     def _name(self, feed: str, day_text: str, suffix: str) -> str:
-        relative = f"{feed}/date={day_text}/part-live-{self.progress.next_part:05d}.{suffix}"
-        self.progress.next_part += 1
+        relative = f"{feed}/date={day_text}/{PART_PREFIX}{self.next_part:05d}.{suffix}"
+        self.next_part += 1
         (self.landing / relative).parent.mkdir(parents=True, exist_ok=True)
         return relative
 
@@ -135,7 +162,8 @@ class _Files:
         self.current.clear()
 
     def events(self, out: DayOutput) -> None:
-        """Write a completed day's event feeds, each as one published CSV file."""
+        """Write a completed day's event feeds, each as one published CSV file, but for those
+        a stopped run already wrote."""
         frames: dict[str, pl.DataFrame] = {
             "flights": out.flights,
             "weather": out.weather,
@@ -143,6 +171,8 @@ class _Files:
             "failures": out.failures,
         }
         for feed in EVENT_FEEDS:
+            if any((self.landing / feed / f"date={out.date}").glob(f"{PART_PREFIX}*.csv")):
+                continue
             relative = self._name(feed, out.date.isoformat(), "csv")
             frames[feed].write_csv(self.landing / (relative + IN_PROGRESS))
             self._publish(relative)
@@ -153,15 +183,18 @@ def run_live(
 ) -> LiveSummary:
     """Emit readings at `settings.sim.live_rate` per second until Ctrl-C or `duration` seconds.
 
-    Raises FileNotFoundError when no history has been simulated into the landing zone yet.
+    Raises FileNotFoundError when no history has been simulated into the landing zone yet, and
+    StateError when its saved state cannot be read.
     """
     landing = settings.landing_dir
     folder = landing / STATE_DIR
     state = load_state(folder)
     reference = load_reference(folder / "reference")
     ctx = DayContext(state, reference)
-    progress = _load_progress(folder, state.day)
-    files = _Files(landing, settings, progress)
+    recovered = _recover(landing)
+    (folder / LEGACY_PROGRESS).unlink(missing_ok=True)
+    files = _Files(landing, settings, _next_part(landing, state.current_date))
+    files.created += recovered
     summary = LiveSummary()
     rate = settings.sim.live_rate
     if console is not None:
@@ -170,35 +203,37 @@ def run_live(
             f"readings/s into {landing} ({'Ctrl-C' if duration is None else f'{duration:g} s'})",
             soft_wrap=True,
         )
+        if recovered:
+            console.print(f"live: published {len(recovered)} file(s) a stopped run left open")
     started = time.monotonic()
     try:
         while True:
+            day_text = state.current_date.isoformat()
             out = simulate_day(state, ctx)  # the state on disk stays at the start of this day
             stream = day_stream(out)
-            while progress.cursor < len(stream):
+            pending = _after(stream, _emitted(landing, day_text))
+            cursor = 0
+            while cursor < len(pending):
                 elapsed = time.monotonic() - started
                 if duration is not None and elapsed >= duration:
                     raise _Stop
-                due = min(int(rate * elapsed) - summary.readings, len(stream) - progress.cursor)
+                due = min(int(rate * elapsed) - summary.readings, len(pending) - cursor)
                 if due <= 0:
                     files.publish_old(time.monotonic())
                     time.sleep(TICK_S)
                     continue
-                batch = stream[progress.cursor : progress.cursor + due]
+                batch = pending[cursor : cursor + due]
                 now = time.monotonic()
                 for feed in TELEMETRY_FEEDS.values():
                     texts = [text for _, f, text in batch if f == feed]
                     if texts:
-                        files.append(out.date.isoformat(), feed, texts, now)
-                progress.cursor += len(batch)
+                        files.append(day_text, feed, texts, now)
+                cursor += len(batch)
                 summary.readings += len(batch)
-                _save_progress(folder, progress)
                 files.publish_old(now)
             files.publish_all()
             files.events(out)
-            save_state(state, folder)
-            progress.day, progress.cursor = state.day, 0
-            _save_progress(folder, progress)
+            save_state(state, folder)  # last: until then, the next run ends this day again
             summary.days_completed += 1
             if console is not None:
                 console.print(
@@ -208,9 +243,8 @@ def run_live(
                 )
     except (KeyboardInterrupt, _Stop):
         pass
-    finally:
-        files.publish_all()
-        _save_progress(folder, progress)
+    finally:  # from the files themselves: a Ctrl-C can come between a rename and its record
+        files.created += _recover(landing)
     summary.files = files.created
     if console is not None:
         console.print(
@@ -219,6 +253,19 @@ def run_live(
             soft_wrap=True,
         )
     return summary
+
+
+def _after(
+    stream: list[tuple[str, str, str]], emitted: dict[str, int]
+) -> list[tuple[str, str, str]]:
+    """The stream without each feed's first `emitted[feed]` readings."""
+    seen: dict[str, int] = dict.fromkeys(emitted, 0)
+    pending = []
+    for item in stream:
+        seen[item[1]] += 1
+        if seen[item[1]] > emitted[item[1]]:
+            pending.append(item)
+    return pending
 
 
 class _Stop(Exception):

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 STATE_FILE = "sim_state.json"
+
+
+class StateError(Exception):
+    """A saved simulator file that cannot be read; the message names it."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: a reader, or the run after a kill, sees the old
+    file or the new one, never a half-written one."""
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())  # else a crash can leave the renamed file empty
+    os.replace(temporary, path)
 
 
 @dataclass
@@ -99,21 +115,28 @@ def save_state(state: FleetState, folder: Path) -> Path:
         "components": _encode(state.components),
     }
     path = folder / STATE_FILE
-    path.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")))
+    write_atomic(path, json.dumps(data, sort_keys=True, separators=(",", ":")))
     return path
 
 
 def load_state(folder: Path) -> FleetState:
-    """Read a state saved by `save_state`; FileNotFoundError if there is none."""
+    """Read a state saved by `save_state`; FileNotFoundError if there is none, StateError if it
+    cannot be read."""
     path = folder / STATE_FILE
     if not path.exists():
         raise FileNotFoundError(f"no simulator state at {path}: run `aerotwin simulate` first")
-    data = json.loads(path.read_text())
-    return FleetState(
-        seed=data["seed"],
-        start_date=dt.date.fromisoformat(data["start_date"]),
-        day=data["day"],
-        aircraft=_decode(Aircraft, data["aircraft"]),  # type: ignore[arg-type]
-        components=_decode(Components, data["components"]),  # type: ignore[arg-type]
-        counters=data["counters"],
-    )
+    try:
+        data = json.loads(path.read_text())
+        return FleetState(
+            seed=data["seed"],
+            start_date=dt.date.fromisoformat(data["start_date"]),
+            day=data["day"],
+            aircraft=_decode(Aircraft, data["aircraft"]),  # type: ignore[arg-type]
+            components=_decode(Components, data["components"]),  # type: ignore[arg-type]
+            counters=data["counters"],
+        )
+    except (ValueError, KeyError, TypeError) as exc:  # JSON or text errors are ValueErrors
+        reason = f"{type(exc).__name__}: {exc}"
+        raise StateError(
+            f"simulator state {path} is unreadable ({reason}); `aerotwin simulate` builds a new one"
+        ) from None
