@@ -33,6 +33,9 @@ def test_simulate_tiny_fleet(tmp_path: Path) -> None:
     assert days == [f"date=2026-03-0{d}" for d in range(1, 5)]
     assert "telemetry_engine" in result.output and "failures" in result.output
     assert str(manifest["rows"]["telemetry_engine"]) in result.output.replace(",", "")
+    # Four days of a new fleet: nothing failed and no check was due.
+    assert manifest["failures"] == 0
+    assert "days: 0 failures\n" in result.output and "maintenance events: none" in result.output
 
 
 def test_negative_fleet_size_names_the_key(tmp_path: Path) -> None:

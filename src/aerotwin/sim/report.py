@@ -51,11 +51,12 @@ def bad_records_table(summary: SimSummary) -> Table:
 def print_summary(summary: SimSummary, console: Console) -> None:
     """Print what a history run produced: feeds, failures, maintenance, bad records."""
     console.print(summary_table(summary))
-    by_type = ", ".join(f"{t} {n}" for t, n in summary.failures_by_type.items())
+    by_type = ", ".join(f"{t} {n}" for t, n in summary.failures_by_type.items() if n)
+    detail = f" ({summary.sudden_failures} sudden; {by_type})" if summary.failures else ""
     console.print(
         f"{summary.aircraft} aircraft, {summary.components} components, {summary.days} days: "
-        f"[bold]{summary.failures}[/bold] failures ({summary.sudden_failures} sudden; {by_type})"
+        f"[bold]{summary.failures}[/bold] failures{detail}"
     )
-    maint = ", ".join(f"{t} {n:,}" for t, n in summary.maintenance_by_type.items())
-    console.print(f"maintenance events: {maint}")
+    maint = ", ".join(f"{t} {n:,}" for t, n in summary.maintenance_by_type.items() if n)
+    console.print(f"maintenance events: {maint or 'none'}")
     console.print(bad_records_table(summary))
