@@ -45,6 +45,9 @@ from aerotwin.pipeline.registry import load_tables
 
 Progress = Callable[[TableRun], None]
 DEF, STAGE, OUT, QUAR = "__definition", "__stage", "__out", "__quarantine"
+# In commit metadata: the run that last purged a table's quarantine rows (on quarantine's
+# commits, a map of table to run; on the table's own, its run).
+PURGED = "purged"
 
 
 @dataclass
@@ -133,7 +136,7 @@ def _run(
                 _ingest(lakehouse, settings, table, run, loader)
             elif table.external is not None:
                 _declare_external(lakehouse, table, run)
-            elif _needs_run(lakehouse, table, full_refresh):  # before any engine is opened
+            elif _needs_run(lakehouse, table, full_refresh, quarantine_lock):  # before any engine
                 _derive(engines.get(), lakehouse, table, run, full_refresh, quarantine_lock)
             else:
                 run.status = "skipped"
@@ -226,7 +229,9 @@ def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | No
     return {inp: lakehouse.data_version(inp) for inp in table.inputs}
 
 
-def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> bool:
+def _needs_run(
+    lakehouse: Lakehouse, table: TableDef, full_refresh: bool, quarantine_lock: threading.Lock
+) -> bool:
     versions = _input_versions(lakehouse, table)
     if any(v is None for v in versions.values()):
         return False
@@ -234,7 +239,25 @@ def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> boo
         return True
     meta = lakehouse.commit_metadata(table.name) or {}
     # An edited definition (SQL, rules, expectations, keys) changes the rows as new input does.
-    return meta.get("inputs") != versions or meta.get("definition") != table.fingerprint()
+    return (
+        meta.get("inputs") != versions
+        or meta.get("definition") != table.fingerprint()
+        or _purge_interrupted(_purges(lakehouse, quarantine_lock), table.name, meta)
+    )
+
+
+def _purges(lakehouse: Lakehouse, quarantine_lock: threading.Lock) -> dict[str, str] | None:
+    """Quarantine's record of the run that last purged each table's rows (None: a lakehouse
+    from before it was kept)."""
+    with quarantine_lock:  # another table's run may be merging into it
+        found = (lakehouse.commit_metadata(QUARANTINE_TABLE) or {}).get(PURGED)
+    return dict(found) if found is not None else None
+
+
+def _purge_interrupted(purges: dict[str, str] | None, table: str, last: dict[str, Any]) -> bool:
+    """Whether a run purged `table`'s quarantine rows but the table's own commit (`last`: its
+    metadata) never landed: the rows purged are in neither table until it is rebuilt."""
+    return purges is not None and purges.get(table) != last.get(PURGED)
 
 
 def _derive(
@@ -253,6 +276,9 @@ def _derive(
         # Rows built by another definition (or one not recorded) are stale: rebuild in full.
         full_refresh, run.refresh = True, "full"
         run.message = "definition changed since the last build: rebuilt in full"
+    elif _purge_interrupted(_purges(lakehouse, quarantine_lock), table.name, last):
+        full_refresh, run.refresh = True, "full"
+        run.message = "an interrupted full refresh was completed: rebuilt in full"
     incremental = (
         not full_refresh
         and table.incremental_input is not None
@@ -270,9 +296,15 @@ def _derive(
     run.rows_in = sum(counts.values())
     run.expectations = _results(table, counts, engine, run.rows_in)
     run.quarantined = sum(n for rule, n in counts.items() if rule is not None)
-    metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions, "definition": fingerprint}
     with quarantine_lock:
-        _quarantine(engine, lakehouse, table, run, full_refresh, defined)
+        purged = _quarantine(engine, lakehouse, table, run, full_refresh, defined)
+    metadata: dict[str, Any] = {
+        "run_id": run.run_id,
+        "inputs": versions,
+        "definition": fingerprint,
+        # Matches quarantine's record of this table's last purge once this commit lands.
+        PURGED: run.run_id if purged else last.get(PURGED),
+    }
     columns = [c for c in defined if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
     if table.mode == "merge" and incremental:
@@ -332,14 +364,19 @@ def _quarantine(
     run: TableRun,
     full_refresh: bool,
     columns: list[str],
-) -> None:
-    """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's."""
+) -> bool:
+    """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's.
+    Whether it purged the table's rows (replaced them all); the caller holds the lock."""
     has_rows = run.quarantined > 0
     purge = full_refresh and lakehouse.exists(QUARANTINE_TABLE)
     if not (has_rows or purge):
-        return
+        return False
     if not has_rows and "__raw" not in columns:
-        return  # rows without raw records (gold): none can be in quarantine, nothing to purge
+        return False  # rows without raw records (gold): none can be in quarantine, no purge
+    # Carried forward in every commit: a purge whose table commit never landed is seen.
+    purges = (lakehouse.commit_metadata(QUARANTINE_TABLE) or {}).get(PURGED) or {}
+    if purge:
+        purges = {**purges, table.name: run.run_id}
     # A view: the merge reads it once into its own typed copy.
     engine.view(QUAR, quarantine_sql(STAGE, table.name, run.run_id, columns))
     engine.merge(
@@ -351,9 +388,10 @@ def _quarantine(
         insert_only=not purge,
         update_when="s.rule <> t.rule" if purge else None,
         delete_unmatched_where=f"t.table_name = '{table.name}'" if purge else None,
-        metadata={"run_id": run.run_id, "table": table.name},
+        metadata={"run_id": run.run_id, "table": table.name, PURGED: purges},
     )
     engine.drop(QUAR)
+    return purge
 
 
 def _newer(latest_by: tuple[str, ...]) -> str | None:
