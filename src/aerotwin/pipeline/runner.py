@@ -2,7 +2,8 @@
 
 Per table: skip when no input changed since its last commit (so a rerun with no new files
 changes no table); otherwise evaluate the SQL once, check the expectations, send dropped rows
-to `quarantine` (idempotent: insert-only on the record id), and write the table in one commit
+to `quarantine` (idempotent: insert-only on the record id; rows from the whole inputs replace
+the table's), and write the table in one commit
 that also records the input versions it covers (its watermark). A crash at any point leaves
 each table at its last commit, and the next run picks up exactly what is missing.
 """
@@ -48,6 +49,8 @@ DEF, STAGE, OUT, QUAR = "__definition", "__stage", "__out", "__quarantine"
 # In commit metadata: the run that last purged a table's quarantine rows (on quarantine's
 # commits, a map of table to run; on the table's own, its run).
 PURGED = "purged"
+# SQL over a quarantine row (`t`) and its replacement (`s`): the row is to be updated.
+RECORD_CHANGED = "s.rule <> t.rule OR s.raw_record IS DISTINCT FROM t.raw_record"
 
 
 @dataclass
@@ -297,7 +300,7 @@ def _derive(
     run.expectations = _results(table, counts, engine, run.rows_in)
     run.quarantined = sum(n for rule, n in counts.items() if rule is not None)
     with quarantine_lock:
-        purged = _quarantine(engine, lakehouse, table, run, full_refresh, defined)
+        purged = _quarantine(engine, lakehouse, table, run, not incremental, defined)
     metadata: dict[str, Any] = {
         "run_id": run.run_id,
         "inputs": versions,
@@ -362,13 +365,14 @@ def _quarantine(
     lakehouse: Lakehouse,
     table: TableDef,
     run: TableRun,
-    full_refresh: bool,
+    whole: bool,
     columns: list[str],
 ) -> bool:
-    """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's.
-    Whether it purged the table's rows (replaced them all); the caller holds the lock."""
+    """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's; `whole`:
+    the stage holds the rows of the table's whole inputs, so they replace the table's
+    quarantine rows (a purge). Whether it purged; the caller holds the lock."""
     has_rows = run.quarantined > 0
-    purge = full_refresh and lakehouse.exists(QUARANTINE_TABLE)
+    purge = whole and lakehouse.exists(QUARANTINE_TABLE)
     if not (has_rows or purge):
         return False
     if not has_rows and "__raw" not in columns:
@@ -383,10 +387,11 @@ def _quarantine(
         QUARANTINE_TABLE,
         QUAR,
         QUARANTINE_KEYS,
-        # A full refresh replaces this table's quarantine rows in the same commit: a row it
-        # holds no more is deleted, one now held by another rule takes that rule.
+        # Rows from the whole inputs (a full refresh, an overwrite table) replace this table's
+        # quarantine rows in the same commit: a row they hold no more is deleted, one held by
+        # another rule or with another raw record (a replaced file's line) is updated.
         insert_only=not purge,
-        update_when="s.rule <> t.rule" if purge else None,
+        update_when=RECORD_CHANGED if purge else None,
         delete_unmatched_where=f"t.table_name = '{table.name}'" if purge else None,
         metadata={"run_id": run.run_id, "table": table.name, PURGED: purges},
     )
