@@ -352,9 +352,16 @@ def _results(
         row = engine.rows(f"SELECT {sums} FROM {STAGE} WHERE __rule IS NULL")[0]
         warn_counts = {i: int(v or 0) for (i, _), v in zip(warns, row, strict=True)}
     results = []
+    # A drop or fail rule checks only the rows no earlier one took (a row breaks one at most).
+    reached, kept = total, counts.get(None, 0)
     for i, exp in enumerate(table.expectations):
-        failed = warn_counts.get(i, 0) if exp.action == "warn" else counts.get(exp.name, 0)
-        results.append(ExpectationResult(exp.name, exp.action, total - failed, failed))
+        if exp.action == "warn":
+            failed = warn_counts.get(i, 0)
+            results.append(ExpectationResult(exp.name, exp.action, kept - failed, failed))
+            continue
+        failed = counts.get(exp.name, 0)
+        results.append(ExpectationResult(exp.name, exp.action, reached - failed, failed))
+        reached -= failed
         if exp.action == "fail" and failed:
             raise ExpectationFailed(table.name, exp.name, failed)
     return results
