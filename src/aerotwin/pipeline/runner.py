@@ -245,21 +245,24 @@ def _needs_run(
     return (
         meta.get("inputs") != versions
         or meta.get("definition") != table.fingerprint()
-        or _purge_interrupted(_purges(lakehouse, quarantine_lock), table.name, meta)
+        or _purge_interrupted(lakehouse, table.name, meta, quarantine_lock)
     )
 
 
-def _purges(lakehouse: Lakehouse, quarantine_lock: threading.Lock) -> dict[str, str] | None:
+def _purges(lakehouse: Lakehouse) -> dict[str, str] | None:
     """Quarantine's record of the run that last purged each table's rows (None: a lakehouse
-    from before it was kept)."""
-    with quarantine_lock:  # another table's run may be merging into it
-        found = (lakehouse.commit_metadata(QUARANTINE_TABLE) or {}).get(PURGED)
+    from before it was kept). Read under the quarantine lock."""
+    found = (lakehouse.commit_metadata(QUARANTINE_TABLE) or {}).get(PURGED)
     return dict(found) if found is not None else None
 
 
-def _purge_interrupted(purges: dict[str, str] | None, table: str, last: dict[str, Any]) -> bool:
+def _purge_interrupted(
+    lakehouse: Lakehouse, table: str, last: dict[str, Any], quarantine_lock: threading.Lock
+) -> bool:
     """Whether a run purged `table`'s quarantine rows but the table's own commit (`last`: its
     metadata) never landed: the rows purged are in neither table until it is rebuilt."""
+    with quarantine_lock:  # another table's run may be merging into it
+        purges = _purges(lakehouse)
     return purges is not None and purges.get(table) != last.get(PURGED)
 
 
@@ -279,7 +282,7 @@ def _derive(
         # Rows built by another definition (or one not recorded) are stale: rebuild in full.
         full_refresh, run.refresh = True, "full"
         run.message = "definition changed since the last build: rebuilt in full"
-    elif _purge_interrupted(_purges(lakehouse, quarantine_lock), table.name, last):
+    elif _purge_interrupted(lakehouse, table.name, last, quarantine_lock):
         full_refresh, run.refresh = True, "full"
         run.message = "an interrupted full refresh was completed: rebuilt in full"
     incremental = (
@@ -305,8 +308,8 @@ def _derive(
         "run_id": run.run_id,
         "inputs": versions,
         "definition": fingerprint,
-        # Matches quarantine's record of this table's last purge once this commit lands.
-        PURGED: run.run_id if purged else last.get(PURGED),
+        # Quarantine's record of this table's last purge: the two match once this commit lands.
+        PURGED: purged,
     }
     columns = [c for c in defined if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
@@ -374,20 +377,20 @@ def _quarantine(
     run: TableRun,
     whole: bool,
     columns: list[str],
-) -> bool:
+) -> str | None:
     """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's; `whole`:
     the stage holds the rows of the table's whole inputs, so they replace the table's
-    quarantine rows (a purge). Whether it purged; the caller holds the lock."""
+    quarantine rows (a purge). The run that last purged them, as quarantine now records it;
+    the caller holds the lock."""
     has_rows = run.quarantined > 0
     purge = whole and lakehouse.exists(QUARANTINE_TABLE)
+    recorded = _purges(lakehouse) or {}
     if not (has_rows or purge):
-        return False
+        return recorded.get(table.name)
     if not has_rows and "__raw" not in columns:
-        return False  # rows without raw records (gold): none can be in quarantine, no purge
+        return recorded.get(table.name)  # rows without raw records (gold): none to purge
     # Carried forward in every commit: a purge whose table commit never landed is seen.
-    purges = (lakehouse.commit_metadata(QUARANTINE_TABLE) or {}).get(PURGED) or {}
-    if purge:
-        purges = {**purges, table.name: run.run_id}
+    purges = {**recorded, table.name: run.run_id} if purge else recorded
     # A view: the merge reads it once into its own typed copy.
     engine.view(QUAR, quarantine_sql(STAGE, table.name, run.run_id, columns))
     engine.merge(
@@ -403,7 +406,8 @@ def _quarantine(
         metadata={"run_id": run.run_id, "table": table.name, PURGED: purges},
     )
     engine.drop(QUAR)
-    return purge
+    # Read back: Spark and deltalake commit nothing for a merge that changes no row.
+    return (_purges(lakehouse) or {}).get(table.name)
 
 
 def _newer(latest_by: tuple[str, ...]) -> str | None:
