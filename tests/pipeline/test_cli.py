@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from aerotwin.cli import app
-from aerotwin.config import Settings
+from aerotwin.config import Settings, load_settings
+from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.events import TableRun, append_events
 
@@ -129,3 +131,19 @@ def test_a_landing_folder_that_is_no_day_stops_the_run_until_it_is_moved(
     bad.rename(tmp_path / bad.name)
     code, out = _cli(fresh_landing, "pipeline", "run")
     assert code == 0, out
+
+
+def test_quarantine_can_be_queried_after_a_run_that_quarantined_nothing(
+    bad_landing: Settings, tmp_path: Path
+) -> None:
+    # Reference files only, all clean: tables with drop rules run, none quarantines a row.
+    data_dir = tmp_path / "data"
+    shutil.copytree(bad_landing.landing_dir / "reference", data_dir / "landing" / "reference")
+    settings = load_settings(None, data_dir=data_dir)
+    code, out = _cli(settings, "pipeline", "run")
+    assert code == 0 and "quarantined" not in out, out
+    code, out = _cli(settings, "sql", "SELECT rule, count(*) FROM quarantine GROUP BY 1")
+    assert code == 0, out
+    lakehouse = Lakehouse.from_settings(settings)
+    sql = "SELECT count(*) FROM quarantine"
+    assert query(lakehouse, sql, ["quarantine"]).column(0).to_pylist() == [0]

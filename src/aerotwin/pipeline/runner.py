@@ -382,10 +382,12 @@ def _quarantine(
     the stage holds the rows of the table's whole inputs, so they replace the table's
     quarantine rows (a purge). The run that last purged them, as quarantine now records it;
     the caller holds the lock."""
-    has_rows = run.quarantined > 0
-    purge = whole and lakehouse.exists(QUARANTINE_TABLE)
+    has_rows, exists = run.quarantined > 0, lakehouse.exists(QUARANTINE_TABLE)
+    purge = whole and exists
+    # Created, empty, by the first table that could quarantine: queries on it work from then.
+    create = not exists and any(e.action == "drop" for e in table.expectations)
     recorded = _purges(lakehouse) or {}
-    if not (has_rows or purge):
+    if not (has_rows or purge or create):
         return recorded.get(table.name)
     if not has_rows and "__raw" not in columns:
         return recorded.get(table.name)  # rows without raw records (gold): none to purge
