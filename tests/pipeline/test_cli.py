@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from aerotwin.cli import app
-from aerotwin.config import Settings
+from aerotwin.config import Settings, load_settings
+from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.events import TableRun, append_events
 
@@ -181,3 +183,19 @@ def test_optimize_with_no_table_says_so_and_creates_nothing(tmp_path: Path) -> N
     result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "optimize"])
     assert result.exit_code == 0 and "no table yet: nothing to optimize" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_quarantine_can_be_queried_after_a_run_that_quarantined_nothing(
+    bad_landing: Settings, tmp_path: Path
+) -> None:
+    # Reference files only, all clean: tables with drop rules run, none quarantines a row.
+    data_dir = tmp_path / "data"
+    shutil.copytree(bad_landing.landing_dir / "reference", data_dir / "landing" / "reference")
+    settings = load_settings(None, data_dir=data_dir)
+    code, out = _cli(settings, "pipeline", "run")
+    assert code == 0 and "quarantined" not in out, out
+    code, out = _cli(settings, "sql", "SELECT rule, count(*) FROM quarantine GROUP BY 1")
+    assert code == 0, out
+    lakehouse = Lakehouse.from_settings(settings)
+    sql = "SELECT count(*) FROM quarantine"
+    assert query(lakehouse, sql, ["quarantine"]).column(0).to_pylist() == [0]

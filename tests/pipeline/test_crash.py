@@ -20,9 +20,32 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import silver_name
 from aerotwin.schemas import COMPONENT_TYPES
 
-from .conftest import content
+from .conftest import assert_same_tables, content
 
 CLI = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
+# A full refresh of bronze, `victim` and its inputs that kills itself as it starts writing
+# `victim`: after the table's quarantine commit, before its own.
+KILLED_WRITING = """
+import os, signal, sys
+from aerotwin.config import load_settings
+from aerotwin.lakehouse.duckdb_engine import DuckDBEngine
+from aerotwin.pipeline.registry import load_tables
+from aerotwin.pipeline.runner import run_pipeline
+
+data_dir, victim = sys.argv[1:]
+write = DuckDBEngine.write
+
+def write_or_die(self, table, *args, **kwargs):
+    if table == victim:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return write(self, table, *args, **kwargs)
+
+DuckDBEngine.write = write_or_die
+declared = load_tables(layers=("bronze", "silver"))
+inputs = next(t.inputs for t in declared if t.name == victim)
+tables = [t for t in declared if t.layer == "bronze" or t.name in (victim, *inputs)]
+run_pipeline(load_settings(None, data_dir=data_dir), full_refresh=True, tables=tables)
+"""
 
 
 def _kill_when(settings: Settings, marker: Path, timeout: float = 60.0) -> None:
@@ -79,4 +102,48 @@ def test_sigkill_part_way_then_rerun_completes_without_loss_or_duplicates(
         ["quarantine"],
     ).to_pylist()[0]
     assert quarantine["n"] == quarantine["d"] == reference.state("quarantine").rows
+    assert run_pipeline(settings, tables=medallion).changed == []
+
+
+def _full_refresh_killed_writing(settings: Settings, table: str) -> None:
+    """Run `KILLED_WRITING` in a process of its own; it must die by SIGKILL."""
+    command = [sys.executable, "-c", KILLED_WRITING, str(settings.data_dir), table]
+    process = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert process.returncode == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_a_full_refresh_killed_after_its_quarantine_commit_is_completed_by_the_next_run(
+    fresh_landing: Settings, first_run: tuple[Settings, RunResult]
+) -> None:
+    settings = fresh_landing
+    medallion = load_tables(layers=("bronze", "silver"))
+    # An aircraft's telemetry held as unknown_aircraft until its reference file catches up.
+    reference = settings.landing_dir / "reference" / "aircraft.csv"
+    complete = reference.read_text()
+    late = complete.splitlines()[1]
+    reference.write_text(complete.replace(late + "\n", ""))
+    run_pipeline(settings, tables=medallion)
+    reference.write_text(complete)
+    run_pipeline(settings, tables=medallion)
+    lakehouse = Lakehouse.from_settings(settings)
+    engine, aircraft = silver_name("engine"), late.split(",")[0]
+    held = (
+        f"SELECT count(*) FROM quarantine WHERE table_name = '{engine}' "
+        f"AND rule = 'unknown_aircraft' AND raw_record LIKE '%\"{aircraft}\"%'"
+    )
+    kept = f"SELECT count(*) FROM {engine} WHERE aircraft_id = '{aircraft}'"
+    assert query(lakehouse, held, ["quarantine"]).column(0).to_pylist()[0] > 0
+
+    _full_refresh_killed_writing(settings, engine)
+    # The purge committed, the table's rebuild did not: the rows are in neither table.
+    assert query(lakehouse, held, ["quarantine"]).column(0).to_pylist() == [0]
+    assert query(lakehouse, kept, [engine]).column(0).to_pylist() == [0]
+
+    result = run_pipeline(settings, tables=medallion)  # incremental: no input changed
+    event = next(t for t in result.tables if t.table_name == engine)
+    assert (event.status, event.refresh) == ("ok", "full")
+    assert "interrupted full refresh" in event.message
+    # What an uninterrupted full refresh gives (test_incremental: the same as `first_run`).
+    assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), [engine])
     assert run_pipeline(settings, tables=medallion).changed == []

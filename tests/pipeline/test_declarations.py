@@ -79,8 +79,8 @@ def test_warn_keeps_drop_quarantines_and_both_are_counted(
     assert (run.rows_in, run.rows_out, run.quarantined) == (4, 2, 2)
     assert [(e.name, e.action, e.passed, e.failed) for e in run.expectations] == [
         ("v_known", "drop", 3, 1),
-        ("v_positive", "drop", 3, 1),
-        ("v_small", "warn", 3, 1),
+        ("v_positive", "drop", 2, 1),  # checks the 3 rows v_known kept
+        ("v_small", "warn", 1, 1),  # on the 2 rows kept
     ]
     assert query(readings, "SELECT k FROM checked ORDER BY k").column(0).to_pylist() == [1, 4]
     quarantined = query(
@@ -93,6 +93,32 @@ def test_warn_keeps_drop_quarantines_and_both_are_counted(
     events = query(readings, "SELECT table_name, status, expectations FROM pipeline_events")
     assert events.to_pylist()[0]["status"] == "ok"
     assert len(events.to_pylist()[0]["expectations"]) == 3
+
+
+def test_expectation_counts_are_of_the_rows_each_rule_checked(settings: Settings) -> None:
+    # x = 0..9: a drop or fail rule checks only the rows no earlier one took; a warn rule is
+    # counted on the rows kept (2..7).
+    table = TableDef(
+        name="numbers",
+        layer="gold",
+        sql="SELECT x, CAST(x AS VARCHAR) AS __raw FROM range(10) AS r(x)",
+        expectations=(
+            Expectation("at_least_2", "x >= 2"),  # takes 0 and 1
+            Expectation("not_0", "x <> 0"),  # 0 was taken: breaks none it checks
+            Expectation("under_8", "x < 8"),  # takes 8 and 9
+            Expectation("at_least_5", "x >= 5", "warn"),  # 2, 3 and 4 of the kept
+            Expectation("known", "x IS NOT NULL", "fail"),
+        ),
+    )
+    (run,) = run_pipeline(settings, tables=[table]).tables
+    assert (run.rows_in, run.quarantined, run.rows_out) == (10, 4, 6)
+    assert [(e.name, e.passed, e.failed) for e in run.expectations] == [
+        ("at_least_2", 8, 2),
+        ("not_0", 8, 0),
+        ("under_8", 6, 2),
+        ("at_least_5", 3, 3),
+        ("known", 6, 0),
+    ]
 
 
 def test_fail_stops_the_run_before_anything_is_written(

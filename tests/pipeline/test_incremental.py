@@ -163,3 +163,46 @@ def test_rows_held_for_an_aircraft_the_reference_lacked_pass_after_a_full_refres
     assert query(lakehouse, held, ["quarantine"]).column(0).to_pylist() == [0]
     names = [silver_name(ct) for ct in COMPONENT_TYPES]
     assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), names)
+
+
+def _with_latitude(lines: list[str], index: int, value: str) -> str:
+    """airports.csv's `lines` with line `index` (0: the header) given latitude `value`."""
+    fields = lines[index].split(",")
+    fields[lines[0].split(",").index("latitude")] = value
+    return "\n".join([*lines[:index], ",".join(fields), *lines[index + 1 :]]) + "\n"
+
+
+def test_a_replaced_reference_file_replaces_its_quarantine_rows(fresh_landing: Settings) -> None:
+    # airports is rebuilt from its whole input on every change (mode overwrite), not refreshed.
+    tables = [t for t in load_tables() if t.name in ("bronze_airports", "airports")]
+    reference = fresh_landing.landing_dir / "reference" / "airports.csv"
+    lines = reference.read_text().splitlines()
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+
+    def quarantined() -> list[tuple[str, str, str]]:
+        sql = "SELECT record_id, rule, raw_record FROM quarantine WHERE table_name = 'airports'"
+        return [tuple(r.values()) for r in query(lakehouse, sql, ["quarantine"]).to_pylist()]
+
+    def in_silver(code: str) -> bool:
+        sql = f"SELECT count(*) FROM airports WHERE airport_code = '{code}'"
+        return query(lakehouse, sql, ["airports"]).column(0).to_pylist() == [1]
+
+    record = "reference/airports.csv:{}".format
+    reference.write_text(_with_latitude(lines, 2, "north"))
+    run_pipeline(fresh_landing, tables=tables)
+    (first,) = quarantined()
+    assert first[:2] == (record(3), "wrong_type")
+    assert not in_silver(lines[2].split(",")[0])
+
+    fixed = _with_latitude(lines, 3, "south")  # line 3 fixed, line 4 broken
+    reference.write_text(fixed)
+    run_pipeline(fresh_landing, tables=tables)
+    assert quarantined() == [(record(4), "wrong_type", fixed.splitlines()[3])]
+    assert in_silver(lines[2].split(",")[0])
+
+    other = _with_latitude(lines, 3, "east")  # the same line broken another way
+    reference.write_text(other)
+    result = run_pipeline(fresh_landing, tables=tables)
+    assert quarantined() == [(record(4), "wrong_type", other.splitlines()[3])]
+    sql = "SELECT run_id FROM quarantine WHERE table_name = 'airports'"
+    assert query(lakehouse, sql, ["quarantine"]).column(0).to_pylist() == [result.run_id]

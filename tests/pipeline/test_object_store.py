@@ -257,3 +257,24 @@ def test_sigkill_part_way_on_s3_then_rerun_ends_as_an_uninterrupted_run(
     quarantined = query(lakehouse, counts, ["quarantine"]).to_pylist()[0]
     assert quarantined["n"] == quarantined["d"] == local.state("quarantine").rows
     assert run_pipeline(settings, tables=medallion).changed == []
+
+
+def test_a_purge_that_changes_no_row_is_not_taken_for_an_interrupted_one(
+    fresh_landing: Settings, s3_endpoint: str
+) -> None:
+    # deltalake (and Spark) commit nothing for a merge that changes no row: the purge of a
+    # reference table with no quarantined row leaves quarantine's record as it was.
+    _, settings = on_s3(fresh_landing, s3_endpoint, "purge-lake", "prod")
+    tables = [t for t in load_tables() if t.name in ("bronze_airports", "airports")]
+    reference = settings.landing_dir / "reference" / "airports.csv"
+    clean = reference.read_text()
+    reference.write_text(clean + "ZZZ,Bad,Nowhere,Nowhere,north,0.0,arid\n")
+    run_pipeline(settings, tables=tables)  # quarantines the bad row
+    reference.write_text(clean)
+    run_pipeline(settings, tables=tables)  # purges it
+    reference.write_text(clean + "ZZY,Good,Somewhere,Somewhere,10.0,20.0,arid\n")
+    run_pipeline(settings, tables=tables)  # a purge with nothing to purge
+    lakehouse = Lakehouse.from_settings(settings)
+    sql = "SELECT count(*) FROM quarantine"
+    assert query(lakehouse, sql, ["quarantine"]).column(0).to_pylist() == [0]
+    assert run_pipeline(settings, tables=tables).changed == []

@@ -41,6 +41,7 @@ def test_spark_and_duckdb_build_identical_silver_tables(
         ]
     quarantine = "SELECT table_name, rule, record_id, raw_record FROM quarantine ORDER BY ALL"
     assert query(lakehouse, quarantine).to_pylist() == query(duck, quarantine).to_pylist()
+    assert lakehouse.arrow_schema("quarantine") == duck.arrow_schema("quarantine")
     by_table = {t.table_name: t for t in duck_result.tables}
     for run in result.tables:
         twin = by_table[run.table_name]

@@ -2,7 +2,8 @@
 
 Per table: skip when no input changed since its last commit (so a rerun with no new files
 changes no table); otherwise evaluate the SQL once, check the expectations, send dropped rows
-to `quarantine` (idempotent: insert-only on the record id), and write the table in one commit
+to `quarantine` (idempotent: insert-only on the record id; rows from the whole inputs replace
+the table's), and write the table in one commit
 that also records the input versions it covers (its watermark). A crash at any point leaves
 each table at its last commit, and the next run picks up exactly what is missing.
 """
@@ -45,6 +46,11 @@ from aerotwin.pipeline.registry import load_tables
 
 Progress = Callable[[TableRun], None]
 DEF, STAGE, OUT, QUAR = "__definition", "__stage", "__out", "__quarantine"
+# In commit metadata: the run that last purged a table's quarantine rows (on quarantine's
+# commits, a map of table to run; on the table's own, its run).
+PURGED = "purged"
+# SQL over a quarantine row (`t`) and its replacement (`s`): the row is to be updated.
+RECORD_CHANGED = "s.rule <> t.rule OR s.raw_record IS DISTINCT FROM t.raw_record"
 
 
 @dataclass
@@ -133,7 +139,7 @@ def _run(
                 _ingest(lakehouse, settings, table, run, loader)
             elif table.external is not None:
                 _declare_external(lakehouse, table, run)
-            elif _needs_run(lakehouse, table, full_refresh):  # before any engine is opened
+            elif _needs_run(lakehouse, table, full_refresh, quarantine_lock):  # before any engine
                 _derive(engines.get(), lakehouse, table, run, full_refresh, quarantine_lock)
             else:
                 run.status = "skipped"
@@ -226,7 +232,9 @@ def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | No
     return {inp: lakehouse.data_version(inp) for inp in table.inputs}
 
 
-def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> bool:
+def _needs_run(
+    lakehouse: Lakehouse, table: TableDef, full_refresh: bool, quarantine_lock: threading.Lock
+) -> bool:
     versions = _input_versions(lakehouse, table)
     if any(v is None for v in versions.values()):
         return False
@@ -234,7 +242,28 @@ def _needs_run(lakehouse: Lakehouse, table: TableDef, full_refresh: bool) -> boo
         return True
     meta = lakehouse.commit_metadata(table.name) or {}
     # An edited definition (SQL, rules, expectations, keys) changes the rows as new input does.
-    return meta.get("inputs") != versions or meta.get("definition") != table.fingerprint()
+    return (
+        meta.get("inputs") != versions
+        or meta.get("definition") != table.fingerprint()
+        or _purge_interrupted(lakehouse, table.name, meta, quarantine_lock)
+    )
+
+
+def _purges(lakehouse: Lakehouse) -> dict[str, str] | None:
+    """Quarantine's record of the run that last purged each table's rows (None: a lakehouse
+    from before it was kept). Read under the quarantine lock."""
+    found = (lakehouse.commit_metadata(QUARANTINE_TABLE) or {}).get(PURGED)
+    return dict(found) if found is not None else None
+
+
+def _purge_interrupted(
+    lakehouse: Lakehouse, table: str, last: dict[str, Any], quarantine_lock: threading.Lock
+) -> bool:
+    """Whether a run purged `table`'s quarantine rows but the table's own commit (`last`: its
+    metadata) never landed: the rows purged are in neither table until it is rebuilt."""
+    with quarantine_lock:  # another table's run may be merging into it
+        purges = _purges(lakehouse)
+    return purges is not None and purges.get(table) != last.get(PURGED)
 
 
 def _derive(
@@ -253,6 +282,9 @@ def _derive(
         # Rows built by another definition (or one not recorded) are stale: rebuild in full.
         full_refresh, run.refresh = True, "full"
         run.message = "definition changed since the last build: rebuilt in full"
+    elif _purge_interrupted(lakehouse, table.name, last, quarantine_lock):
+        full_refresh, run.refresh = True, "full"
+        run.message = "an interrupted full refresh was completed: rebuilt in full"
     incremental = (
         not full_refresh
         and table.incremental_input is not None
@@ -273,9 +305,15 @@ def _derive(
     run.rows_in = sum(counts.values())
     run.expectations = _results(table, counts, engine, run.rows_in)
     run.quarantined = sum(n for rule, n in counts.items() if rule is not None)
-    metadata: dict[str, Any] = {"run_id": run.run_id, "inputs": versions, "definition": fingerprint}
     with quarantine_lock:
-        _quarantine(engine, lakehouse, table, run, full_refresh, defined)
+        purged = _quarantine(engine, lakehouse, table, run, not incremental, defined)
+    metadata: dict[str, Any] = {
+        "run_id": run.run_id,
+        "inputs": versions,
+        "definition": fingerprint,
+        # Quarantine's record of this table's last purge: the two match once this commit lands.
+        PURGED: purged,
+    }
     columns = [c for c in defined if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
     if table.mode == "merge" and incremental:
@@ -320,9 +358,16 @@ def _results(
         row = engine.rows(f"SELECT {sums} FROM {STAGE} WHERE __rule IS NULL")[0]
         warn_counts = {i: int(v or 0) for (i, _), v in zip(warns, row, strict=True)}
     results = []
+    # A drop or fail rule checks only the rows no earlier one took (a row breaks one at most).
+    reached, kept = total, counts.get(None, 0)
     for i, exp in enumerate(table.expectations):
-        failed = warn_counts.get(i, 0) if exp.action == "warn" else counts.get(exp.name, 0)
-        results.append(ExpectationResult(exp.name, exp.action, total - failed, failed))
+        if exp.action == "warn":
+            failed = warn_counts.get(i, 0)
+            results.append(ExpectationResult(exp.name, exp.action, kept - failed, failed))
+            continue
+        failed = counts.get(exp.name, 0)
+        results.append(ExpectationResult(exp.name, exp.action, reached - failed, failed))
+        reached -= failed
         if exp.action == "fail" and failed:
             raise ExpectationFailed(table.name, exp.name, failed)
     return results
@@ -333,30 +378,41 @@ def _quarantine(
     lakehouse: Lakehouse,
     table: TableDef,
     run: TableRun,
-    full_refresh: bool,
+    whole: bool,
     columns: list[str],
-) -> None:
-    """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's."""
-    has_rows = run.quarantined > 0
-    purge = full_refresh and lakehouse.exists(QUARANTINE_TABLE)
-    if not (has_rows or purge):
-        return
+) -> str | None:
+    """Merge the stage's dropped rows into `quarantine`; `columns`: the definition's; `whole`:
+    the stage holds the rows of the table's whole inputs, so they replace the table's
+    quarantine rows (a purge). The run that last purged them, as quarantine now records it;
+    the caller holds the lock."""
+    has_rows, exists = run.quarantined > 0, lakehouse.exists(QUARANTINE_TABLE)
+    purge = whole and exists
+    # Created, empty, by the first table that could quarantine: queries on it work from then.
+    create = not exists and any(e.action == "drop" for e in table.expectations)
+    recorded = _purges(lakehouse) or {}
+    if not (has_rows or purge or create):
+        return recorded.get(table.name)
     if not has_rows and "__raw" not in columns:
-        return  # rows without raw records (gold): none can be in quarantine, nothing to purge
+        return recorded.get(table.name)  # rows without raw records (gold): none to purge
+    # Carried forward in every commit: a purge whose table commit never landed is seen.
+    purges = {**recorded, table.name: run.run_id} if purge else recorded
     # A view: the merge reads it once into its own typed copy.
     engine.view(QUAR, quarantine_sql(STAGE, table.name, run.run_id, columns))
     engine.merge(
         QUARANTINE_TABLE,
         QUAR,
         QUARANTINE_KEYS,
-        # A full refresh replaces this table's quarantine rows in the same commit: a row it
-        # holds no more is deleted, one now held by another rule takes that rule.
+        # Rows from the whole inputs (a full refresh, an overwrite table) replace this table's
+        # quarantine rows in the same commit: a row they hold no more is deleted, one held by
+        # another rule or with another raw record (a replaced file's line) is updated.
         insert_only=not purge,
-        update_when="s.rule <> t.rule" if purge else None,
+        update_when=RECORD_CHANGED if purge else None,
         delete_unmatched_where=f"t.table_name = '{table.name}'" if purge else None,
-        metadata={"run_id": run.run_id, "table": table.name},
+        metadata={"run_id": run.run_id, "table": table.name, PURGED: purges},
     )
     engine.drop(QUAR)
+    # Read back: Spark and deltalake commit nothing for a merge that changes no row.
+    return (_purges(lakehouse) or {}).get(table.name)
 
 
 def _newer(latest_by: tuple[str, ...]) -> str | None:
