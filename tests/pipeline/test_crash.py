@@ -105,6 +105,45 @@ def test_sigkill_part_way_then_rerun_completes_without_loss_or_duplicates(
     assert run_pipeline(settings, tables=medallion).changed == []
 
 
+@pytest.mark.slow
+def test_ctrl_c_lets_running_tables_commit_records_the_rest_and_the_rerun_completes(
+    fresh_landing: Settings, first_run: tuple[Settings, RunResult]
+) -> None:
+    settings = fresh_landing
+    lakehouse = Lakehouse.from_settings(settings)
+    command = [*CLI, "--data-dir", str(settings.data_dir), "pipeline", "run"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    marker = Path(settings.lakehouse_root) / "bronze_telemetry_avionics" / "_delta_log"
+    deadline = time.monotonic() + 60
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()
+    assert "pipeline interrupted: the tables running finished and committed" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+
+    events = query(lakehouse, "SELECT table_name, status FROM pipeline_events").to_pylist()
+    status = {e["table_name"]: e["status"] for e in events}
+    assert status[silver_name("airframe")] == "interrupted"  # it came part-way through bronze
+    # Every table the run committed has its event: none was cut off between the two.
+    committed = set(lakehouse.names()) - {"pipeline_events"}
+    assert committed and all(status.get(name) == "ok" for name in committed)
+    history = subprocess.run(
+        [*CLI, "--data-dir", str(settings.data_dir), "pipeline", "history"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "  INTERRUPTED: " in history and " tables not started" in history
+
+    medallion = load_tables(layers=("bronze", "silver"))
+    run_pipeline(settings, tables=medallion)
+    reference = Lakehouse.from_settings(first_run[0])
+    silver = [t.name for t in medallion if t.layer == "silver"]
+    assert_same_tables(lakehouse, reference, silver)
+
+
 def _full_refresh_killed_writing(settings: Settings, table: str) -> None:
     """Run `KILLED_WRITING` in a process of its own; it must die by SIGKILL."""
     command = [sys.executable, "-c", KILLED_WRITING, str(settings.data_dir), table]

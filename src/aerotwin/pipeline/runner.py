@@ -41,7 +41,7 @@ from aerotwin.pipeline.expectations import (
     stage_sql,
     warn_column,
 )
-from aerotwin.pipeline.parallel import EnginePool, run_graph
+from aerotwin.pipeline.parallel import EnginePool, RunInterrupted, run_graph
 from aerotwin.pipeline.registry import load_tables
 
 Progress = Callable[[TableRun], None]
@@ -153,6 +153,24 @@ def _run(
 
     try:
         run_graph(declared, workers, run_one, on_start, on_done)
+    except RunInterrupted as exc:
+        # Recorded, so the run's history says it was cut short and what it left undone.
+        refresh = "full" if full_refresh else "incremental"
+        now = dt.datetime.now(dt.UTC)
+        result.tables += [
+            TableRun(
+                run_id,
+                t.name,
+                t.layer,
+                result.engine,
+                refresh,
+                now,
+                "interrupted",
+                message="not started: the run was interrupted (Ctrl-C)",
+            )
+            for t in exc.not_started
+        ]
+        raise
     finally:
         # Tables that ran at once finish in any order: report them in declaration order.
         order = {t.name: i for i, t in enumerate(declared)}
@@ -160,7 +178,8 @@ def _run(
         try:
             # One commit for the whole run's events (a commit per table cost ~20 ms each),
             # written on failure too: the failed table's event and those done before it.
-            append_events(lakehouse, [t for t in result.tables if t.status in ("ok", "failed")])
+            recorded = ("ok", "failed", "interrupted")
+            append_events(lakehouse, [t for t in result.tables if t.status in recorded])
             result.seconds = time.perf_counter() - started
         finally:
             stop.set()
