@@ -9,6 +9,7 @@ from aerotwin.config import load_settings, with_section
 from aerotwin.ml.dataset import Split, build_dataset, split_dataset
 from aerotwin.ml.registry import (
     CHALLENGER,
+    UNMEASURED,
     RegistryError,
     current_champion,
     decide,
@@ -88,3 +89,19 @@ def test_better_promoted_worse_kept_and_rollback_restores(tmp_path) -> None:
         )
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"confusion_matrix.png", "feature_importance.png"} <= artifacts
+
+
+def test_unmeasured_version_stays_challenger_even_as_the_first(tmp_path) -> None:
+    settings = with_section(load_settings(None, data_dir=tmp_path / "data"), "ml", tuning_seconds=0)
+    fleet = synthetic_fleet("engine", aircraft=12, days=150, seed=5)
+    split = split_dataset(build_dataset(fleet.features, fleet.failures, 14, fleet.health), 14)
+    result = train_risk_model("engine", split, 14, tuning_seconds=0)
+    no_failures = split.holdout.assign(label=0)  # a holdout that cannot measure the model
+    with mlflow_session(settings) as client:
+        _, version, _ = log_training(settings, client, result, split, float("nan"))
+        decision = decide(settings, client, result.model, version, no_failures)
+        assert not decision.promoted and decision.reason == UNMEASURED
+        assert current_champion(client, "engine") is None
+        [listed] = list_versions(client)
+    assert listed.aliases == (CHALLENGER,)
+    assert (listed.decision, listed.reason) == ("kept_challenger", UNMEASURED)

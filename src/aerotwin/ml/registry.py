@@ -2,6 +2,7 @@
 
 Every new version gets alias `challenger`. It becomes `champion` only when it beats the current
 champion's PR-AUC on the same fresh holdout by `ml.promotion_margin` (or when there is none).
+A version whose holdout has no failures has no PR-AUC: it stays challenger, first version too.
 Each decision is tagged on the version and logged as its own run, with both scores. The
 registered model's `champion_history` tag remembers earlier champions for rollback.
 """
@@ -29,6 +30,7 @@ from aerotwin.ml.training import TrainResult, evaluate
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
+UNMEASURED = "holdout has no failures: cannot measure this version"
 
 
 class RegistryError(RuntimeError):
@@ -221,7 +223,10 @@ def decide(
     previous = current_champion(client, ct)
     new_score = _pr_auc(challenger, holdout)
     old_score = float("nan")
-    if previous is None:
+    if not math.isfinite(new_score):
+        # Unmeasured is not good enough, even with no champion: score would trust it blindly.
+        promoted, reason = False, UNMEASURED
+    elif previous is None:
         promoted, reason = True, "first model of this type"
     else:
         try:
@@ -230,9 +235,7 @@ def decide(
             promoted, reason = True, f"champion v{previous} cannot score the holdout: {exc}"
         else:
             margin = settings.ml.promotion_margin
-            if not math.isfinite(new_score):
-                promoted, reason = False, "holdout has no failures: cannot compare"
-            elif not math.isfinite(old_score) or new_score >= old_score + margin:
+            if not math.isfinite(old_score) or new_score >= old_score + margin:
                 promoted = True
                 reason = f"PR-AUC {new_score:.4f} >= champion {old_score:.4f} + {margin}"
             else:
@@ -289,6 +292,7 @@ class VersionInfo:
     aliases: tuple[str, ...]
     holdout_pr_auc: float | None
     decision: str | None
+    reason: str | None
     created_ms: int
 
 
@@ -312,6 +316,7 @@ def list_versions(client: MlflowClient) -> list[VersionInfo]:
                     tuple(sorted(aliases.get(str(mv.version), []))),
                     metric,
                     mv.tags.get("promotion_decision"),
+                    mv.tags.get("promotion_reason"),
                     int(mv.creation_timestamp),
                 )
             )
