@@ -679,6 +679,13 @@ def _registry_action(ctx: typer.Context, action: str, component_type: str, versi
                 decision = rollback(settings, client, component_type)
     except RegistryError as exc:
         _fail(exc)
+    if not decision.promoted:  # promote of the version that already is champion
+        Console().print(
+            f"{model_name(component_type)}: version {decision.version} is already champion; "
+            "nothing changed",
+            highlight=False,
+        )
+        return
     Console().print(
         f"{model_name(component_type)}: champion is now version {decision.version} "
         f"(was {decision.previous_champion}); {decision.reason}",

@@ -80,9 +80,19 @@ def test_better_promoted_worse_kept_and_rollback_restores(tmp_path) -> None:
         assert current_champion(client, "engine") == worse
         with pytest.raises(RegistryError, match="no version 99"):
             promote(settings, client, "engine", 99)
+        again = promote(settings, client, "engine", worse)
+        assert not again.promoted and again.reason == "already champion"
+        assert (
+            len(
+                client.search_runs([decision_runs[0].info.experiment_id], "tags.kind = 'promotion'")
+            )
+            == 5
+        )
         listed = list_versions(client)
         assert [v.version for v in listed] == [worse, strong, weak]
         assert "champion" in listed[0].aliases
+        # What is true now: promoted by hand; rolled back; replaced by the manual promotion.
+        assert [v.decision for v in listed] == ["promoted_manually", "rolled_back", "replaced"]
         run = client.get_run(client.get_model_version(name, str(strong)).run_id)
         assert {"holdout_pr_auc", "holdout_roc_auc", "holdout_median_lead_days"} <= set(
             run.data.metrics

@@ -81,7 +81,7 @@ def models_table(versions: list[VersionInfo]) -> Table:
             str(v.version),
             ", ".join(v.aliases) or "-",
             _fmt(v.holdout_pr_auc),
-            v.decision or "-",
+            (v.decision or "-").replace("_", " "),
             created.strftime("%m-%d %H:%M"),
             v.reason or "-",
         )
