@@ -80,6 +80,10 @@ def test_better_promoted_worse_kept_and_rollback_restores(tmp_path) -> None:
         assert current_champion(client, "engine") == worse
         with pytest.raises(RegistryError, match="no version 99"):
             promote(settings, client, "engine", 99)
+        with pytest.raises(RegistryError, match=r"unknown component type 'foo': one of .*engine"):
+            promote(settings, client, "foo", 1)
+        with pytest.raises(RegistryError, match="unknown component type 'foo'"):
+            rollback(settings, client, "foo")
         again = promote(settings, client, "engine", worse)
         assert not again.promoted and again.reason == "already champion"
         assert (

@@ -27,6 +27,7 @@ from aerotwin.ml.dataset import Split
 from aerotwin.ml.model import RiskModel, RiskPyfunc
 from aerotwin.ml.tracking import ensure_experiment, log_pickled_model
 from aerotwin.ml.training import TrainResult, evaluate
+from aerotwin.schemas import COMPONENT_TYPES
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -263,6 +264,14 @@ def decide(
     return decision
 
 
+def _known(component_type: str) -> str:
+    """`component_type` itself; RegistryError naming the valid types when it is not one."""
+    if component_type not in COMPONENT_TYPES:
+        valid = ", ".join(COMPONENT_TYPES)
+        raise RegistryError(f"unknown component type {component_type!r}: one of {valid}")
+    return component_type
+
+
 def promote(
     settings: Settings, client: MlflowClient, component_type: str, version: int
 ) -> Decision:
@@ -270,7 +279,7 @@ def promote(
 
     When it already is, nothing changes and the decision says so (promoted False).
     """
-    name = model_name(component_type)
+    name = model_name(_known(component_type))
     try:
         client.get_model_version(name, str(version))
     except MlflowException:
@@ -288,7 +297,7 @@ def promote(
 
 def rollback(settings: Settings, client: MlflowClient, component_type: str) -> Decision:
     """Give alias champion back to the previous champion; RegistryError when there is none."""
-    name = model_name(component_type)
+    name = model_name(_known(component_type))
     try:
         history = _history(client, name)
     except MlflowException:
