@@ -554,7 +554,8 @@ def _demo_models(settings: Settings, console: Console) -> None:
         if not trained:
             console.print("[yellow]no risk model trained: nothing to score[/yellow]")
             return
-        _score_and_print(quick, console, [r.component_type for r in trained])
+        # Every type with a champion: one whose holdout had no failures stays challenger.
+        _score_and_print(quick, console, None)
     console.print(
         f"Runs, metrics and models: mlflow ui --backend-store-uri {quick.mlflow_tracking_uri}",
         highlight=False,
@@ -605,7 +606,7 @@ def _score_and_print(
         _fail(exc)
     console.print(risk_summary(result))
     if result.skipped:
-        console.print(f"not scored (no model trained yet): {', '.join(result.skipped)}")
+        console.print(f"not scored (no champion model): {', '.join(result.skipped)}")
     written = ", ".join(f"{k} v{v}" for k, v in result.versions.items())
     console.print(f"scoring run {result.run_id}: wrote {written}", highlight=False, soft_wrap=True)
 
@@ -678,6 +679,13 @@ def _registry_action(ctx: typer.Context, action: str, component_type: str, versi
                 decision = rollback(settings, client, component_type)
     except RegistryError as exc:
         _fail(exc)
+    if not decision.promoted:  # promote of the version that already is champion
+        Console().print(
+            f"{model_name(component_type)}: version {decision.version} is already champion; "
+            "nothing changed",
+            highlight=False,
+        )
+        return
     Console().print(
         f"{model_name(component_type)}: champion is now version {decision.version} "
         f"(was {decision.previous_champion}); {decision.reason}",

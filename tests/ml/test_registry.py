@@ -9,6 +9,7 @@ from aerotwin.config import load_settings, with_section
 from aerotwin.ml.dataset import Split, build_dataset, split_dataset
 from aerotwin.ml.registry import (
     CHALLENGER,
+    UNMEASURED,
     RegistryError,
     current_champion,
     decide,
@@ -79,12 +80,42 @@ def test_better_promoted_worse_kept_and_rollback_restores(tmp_path) -> None:
         assert current_champion(client, "engine") == worse
         with pytest.raises(RegistryError, match="no version 99"):
             promote(settings, client, "engine", 99)
+        with pytest.raises(RegistryError, match=r"unknown component type 'foo': one of .*engine"):
+            promote(settings, client, "foo", 1)
+        with pytest.raises(RegistryError, match="unknown component type 'foo'"):
+            rollback(settings, client, "foo")
+        again = promote(settings, client, "engine", worse)
+        assert not again.promoted and again.reason == "already champion"
+        assert (
+            len(
+                client.search_runs([decision_runs[0].info.experiment_id], "tags.kind = 'promotion'")
+            )
+            == 5
+        )
         listed = list_versions(client)
         assert [v.version for v in listed] == [worse, strong, weak]
         assert "champion" in listed[0].aliases
+        # What is true now: promoted by hand; rolled back; replaced by the manual promotion.
+        assert [v.decision for v in listed] == ["promoted_manually", "rolled_back", "replaced"]
         run = client.get_run(client.get_model_version(name, str(strong)).run_id)
         assert {"holdout_pr_auc", "holdout_roc_auc", "holdout_median_lead_days"} <= set(
             run.data.metrics
         )
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"confusion_matrix.png", "feature_importance.png"} <= artifacts
+
+
+def test_unmeasured_version_stays_challenger_even_as_the_first(tmp_path) -> None:
+    settings = with_section(load_settings(None, data_dir=tmp_path / "data"), "ml", tuning_seconds=0)
+    fleet = synthetic_fleet("engine", aircraft=12, days=150, seed=5)
+    split = split_dataset(build_dataset(fleet.features, fleet.failures, 14, fleet.health), 14)
+    result = train_risk_model("engine", split, 14, tuning_seconds=0)
+    no_failures = split.holdout.assign(label=0)  # a holdout that cannot measure the model
+    with mlflow_session(settings) as client:
+        _, version, _ = log_training(settings, client, result, split, float("nan"))
+        decision = decide(settings, client, result.model, version, no_failures)
+        assert not decision.promoted and decision.reason == UNMEASURED
+        assert current_champion(client, "engine") is None
+        [listed] = list_versions(client)
+    assert listed.aliases == (CHALLENGER,)
+    assert (listed.decision, listed.reason) == ("kept_challenger", UNMEASURED)

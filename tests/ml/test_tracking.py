@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
+import mlflow
+import pandas as pd
+from mlflow.types import DataType
 from mlflow.utils.logging_utils import eprint
 
-from aerotwin.ml.tracking import quiet_mlflow
+from aerotwin.ml.rul_tracking import RulPyfunc
+from aerotwin.ml.tracking import ensure_experiment, log_pickled_model, mlflow_session, quiet_mlflow
 
 
 def test_quiet_mlflow_silences_the_console_and_restores_it(capfd) -> None:
@@ -21,3 +26,26 @@ def test_quiet_mlflow_silences_the_console_and_restores_it(capfd) -> None:
     assert logging.getLogger("mlflow").level == level
     eprint("after the block")
     assert "after the block" in capfd.readouterr().err
+
+
+class _UnitEcho:
+    """A stand-in model whose input and output have integer columns, as the RUL model's do."""
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[["unit", "cycle"]].assign(rul=1.0)
+
+
+def test_logged_model_declares_integer_columns_without_a_warning(settings) -> None:
+    example = pd.DataFrame({"unit": [1, 2], "cycle": [3, 4], "s2": [0.5, 0.25]})
+    with mlflow_session(settings) as client:
+        experiment_id = ensure_experiment(client, "aerotwin-test", settings)
+        with (
+            mlflow.start_run(experiment_id=experiment_id),
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always")
+            info = log_pickled_model(_UnitEcho(), RulPyfunc(), "rul_model", example)
+    assert not [w for w in caught if "integer column" in str(w.message)]
+    assert info.signature is not None
+    assert info.signature.inputs.input_types() == [DataType.long, DataType.long, DataType.double]
+    assert info.signature.outputs.input_names() == ["unit", "cycle", "rul"]

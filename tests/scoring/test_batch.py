@@ -87,6 +87,15 @@ def test_scoring_writes_tables_and_follows_the_alias(trained) -> None:
     assert len(latest) == 2 * n_components
 
 
+def test_a_registered_type_without_champion_is_skipped(trained) -> None:
+    settings, _, _, _ = trained
+    with mlflow_session(settings) as client:  # as a challenger the holdout could not measure
+        client.create_registered_model(model_name("airframe"))
+    result = score(settings, write=False)
+    assert result.skipped == ["airframe"]
+    assert set(result.components["component_type"]) == {"engine"}
+
+
 def test_missing_champion_fails_clearly_and_writes_nothing(trained) -> None:
     settings, lake, reports, _ = trained
     score(settings)

@@ -50,5 +50,16 @@ def test_train_score_and_models_commands(tmp_path, monkeypatch) -> None:
     assert promoted.exit_code == 0 and "champion is now version 2 (was 1)" in promoted.output
     back = runner.invoke(app, [*base, "models", "rollback", "avionics"])
     assert back.exit_code == 0 and "champion is now version 1 (was 2)" in back.output
+    unknown = runner.invoke(app, [*base, "models", "promote", "foo", "1"])
+    assert unknown.exit_code == 2, unknown.output
+    assert "unknown component type 'foo': one of engine" in unknown.output
+    same = runner.invoke(app, [*base, "models", "promote", "avionics", "1"])
+    assert same.exit_code == 0 and "version 1 is already champion" in same.output, same.output
+    listed = runner.invoke(app, [*base, "models", "list"])
+    rows = {
+        r[1]: r for r in (ln.split() for ln in listed.output.splitlines()) if r[:1] == ["avionics"]
+    }
+    assert rows["2"][2] == "challenger" and rows["2"][4:6] == ["rolled", "back"], listed.output
+    assert "restored by rollback" in " ".join(rows["1"]), listed.output
     nothing = runner.invoke(app, [*base, "models", "rollback", "avionics"])
     assert nothing.exit_code == 2 and "no earlier champion" in nothing.output

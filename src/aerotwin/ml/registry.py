@@ -2,8 +2,10 @@
 
 Every new version gets alias `challenger`. It becomes `champion` only when it beats the current
 champion's PR-AUC on the same fresh holdout by `ml.promotion_margin` (or when there is none).
-Each decision is tagged on the version and logged as its own run, with both scores. The
-registered model's `champion_history` tag remembers earlier champions for rollback.
+A version whose holdout has no failures has no PR-AUC: it stays challenger, first version too.
+Each decision is tagged on the version and logged as its own run, with both scores; a champion
+that loses the alias is tagged `replaced` or `rolled_back`, so each version's tag is true now.
+The registered model's `champion_history` tag remembers earlier champions for rollback.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from aerotwin.ml.dataset import Split
 from aerotwin.ml.model import RiskModel, RiskPyfunc
 from aerotwin.ml.tracking import ensure_experiment, log_pickled_model
 from aerotwin.ml.training import TrainResult, evaluate
+from aerotwin.schemas import COMPONENT_TYPES
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
+UNMEASURED = "holdout has no failures: cannot measure this version"
+# Decisions (tag promotion_decision) that leave a version holding alias champion.
+CHAMPION_DECISIONS = ("promoted", "promoted_manually", "restored_by_rollback")
 
 
 class RegistryError(RuntimeError):
@@ -179,11 +185,22 @@ def _set_champion(client: MlflowClient, name: str, version: int, history: list[i
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
 
 
-def _log_decision(settings: Settings, client: MlflowClient, decision: Decision) -> None:
+def _mark_demoted(
+    client: MlflowClient, name: str, version: int | None, outcome: str, reason: str
+) -> None:
+    """Retag a champion that lost the alias, so its tag no longer says it was promoted."""
+    if version is None:
+        return
+    client.set_model_version_tag(name, str(version), "promotion_decision", outcome)
+    client.set_model_version_tag(name, str(version), "promotion_reason", reason)
+
+
+def _log_decision(
+    settings: Settings, client: MlflowClient, decision: Decision, outcome: str
+) -> None:
     """Tag the version and write a run with both scores, so every decision can be audited."""
 
     name = model_name(decision.component_type)
-    outcome = "promoted" if decision.promoted else "kept_challenger"
     tags = {
         "promotion_decision": outcome,
         "promotion_reason": decision.reason,
@@ -221,7 +238,10 @@ def decide(
     previous = current_champion(client, ct)
     new_score = _pr_auc(challenger, holdout)
     old_score = float("nan")
-    if previous is None:
+    if not math.isfinite(new_score):
+        # Unmeasured is not good enough, even with no champion: score would trust it blindly.
+        promoted, reason = False, UNMEASURED
+    elif previous is None:
         promoted, reason = True, "first model of this type"
     else:
         try:
@@ -230,9 +250,7 @@ def decide(
             promoted, reason = True, f"champion v{previous} cannot score the holdout: {exc}"
         else:
             margin = settings.ml.promotion_margin
-            if not math.isfinite(new_score):
-                promoted, reason = False, "holdout has no failures: cannot compare"
-            elif not math.isfinite(old_score) or new_score >= old_score + margin:
+            if not math.isfinite(old_score) or new_score >= old_score + margin:
                 promoted = True
                 reason = f"PR-AUC {new_score:.4f} >= champion {old_score:.4f} + {margin}"
             else:
@@ -240,30 +258,46 @@ def decide(
                 reason = f"PR-AUC {new_score:.4f} < champion {old_score:.4f} + {margin}"
     if promoted:
         _set_champion(client, name, version, [*_history(client, name), version])
+        _mark_demoted(client, name, previous, "replaced", f"v{version} became champion")
     decision = Decision(ct, version, promoted, new_score, old_score, previous, reason)
-    _log_decision(settings, client, decision)
+    _log_decision(settings, client, decision, "promoted" if promoted else "kept_challenger")
     return decision
+
+
+def _known(component_type: str) -> str:
+    """`component_type` itself; RegistryError naming the valid types when it is not one."""
+    if component_type not in COMPONENT_TYPES:
+        valid = ", ".join(COMPONENT_TYPES)
+        raise RegistryError(f"unknown component type {component_type!r}: one of {valid}")
+    return component_type
 
 
 def promote(
     settings: Settings, client: MlflowClient, component_type: str, version: int
 ) -> Decision:
-    """Make `version` champion by hand (logged as a manual decision)."""
-    name = model_name(component_type)
+    """Make `version` champion by hand (logged as a manual decision).
+
+    When it already is, nothing changes and the decision says so (promoted False).
+    """
+    name = model_name(_known(component_type))
     try:
         client.get_model_version(name, str(version))
     except MlflowException:
         raise RegistryError(f"{name} has no version {version}") from None
     previous = current_champion(client, component_type)
+    if previous == version:
+        same = "already champion"
+        return Decision(component_type, version, False, math.nan, math.nan, previous, same)
     _set_champion(client, name, version, [*_history(client, name), version])
+    _mark_demoted(client, name, previous, "replaced", f"v{version} promoted manually")
     decision = Decision(component_type, version, True, math.nan, math.nan, previous, "manual")
-    _log_decision(settings, client, decision)
+    _log_decision(settings, client, decision, "promoted_manually")
     return decision
 
 
 def rollback(settings: Settings, client: MlflowClient, component_type: str) -> Decision:
     """Give alias champion back to the previous champion; RegistryError when there is none."""
-    name = model_name(component_type)
+    name = model_name(_known(component_type))
     try:
         history = _history(client, name)
     except MlflowException:
@@ -275,8 +309,9 @@ def rollback(settings: Settings, client: MlflowClient, component_type: str) -> D
         raise RegistryError(f"{name}: no earlier champion to roll back to")
     target = history[-1]
     _set_champion(client, name, target, history)
+    _mark_demoted(client, name, current, "rolled_back", f"rolled back to v{target}")
     decision = Decision(component_type, target, True, math.nan, math.nan, current, "rollback")
-    _log_decision(settings, client, decision)
+    _log_decision(settings, client, decision, "restored_by_rollback")
     return decision
 
 
@@ -289,7 +324,18 @@ class VersionInfo:
     aliases: tuple[str, ...]
     holdout_pr_auc: float | None
     decision: str | None
+    reason: str | None
     created_ms: int
+
+
+def current_decision(decision: str | None, aliases: tuple[str, ...]) -> str | None:
+    """The decision true now: a champion decision on a version without the alias was replaced.
+
+    Stores written before demotions were tagged still say "promoted" on former champions.
+    """
+    if decision in CHAMPION_DECISIONS and CHAMPION not in aliases:
+        return "replaced"
+    return decision
 
 
 def list_versions(client: MlflowClient) -> list[VersionInfo]:
@@ -305,13 +351,15 @@ def list_versions(client: MlflowClient) -> list[VersionInfo]:
             metric = None
             if mv.run_id:
                 metric = client.get_run(mv.run_id).data.metrics.get("holdout_pr_auc")
+            held = tuple(sorted(aliases.get(str(mv.version), [])))
             out.append(
                 VersionInfo(
                     mv.name,
                     int(mv.version),
-                    tuple(sorted(aliases.get(str(mv.version), []))),
+                    held,
                     metric,
-                    mv.tags.get("promotion_decision"),
+                    current_decision(mv.tags.get("promotion_decision"), held),
+                    mv.tags.get("promotion_reason"),
                     int(mv.creation_timestamp),
                 )
             )

@@ -73,6 +73,7 @@ def models_table(versions: list[VersionInfo]) -> Table:
     table = Table(title="Registered risk models (aerotwin-<type>-risk)", **COMPACT)
     for name in ("type", "v", "aliases", "PR-AUC", "decision", "created (UTC)"):
         table.add_column(name, no_wrap=True)
+    table.add_column("why")  # the decision's reason; the one column that may wrap
     for v in versions:
         created = dt.datetime.fromtimestamp(v.created_ms / 1000, dt.UTC)
         table.add_row(
@@ -80,8 +81,9 @@ def models_table(versions: list[VersionInfo]) -> Table:
             str(v.version),
             ", ".join(v.aliases) or "-",
             _fmt(v.holdout_pr_auc),
-            v.decision or "-",
+            (v.decision or "-").replace("_", " "),
             created.strftime("%m-%d %H:%M"),
+            v.reason or "-",
         )
     table.caption = "PR-AUC: on its training run's holdout (aircraft and days never trained on)"
     return table

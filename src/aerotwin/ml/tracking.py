@@ -12,10 +12,11 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, DataType, Schema
 
 from aerotwin.config import Settings
 
@@ -99,12 +100,35 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
+# MLflow column types by numpy dtype kind; anything else (object, string) is a string.
+_COLUMN_TYPES = {
+    "i": DataType.long,
+    "u": DataType.long,
+    "f": DataType.double,
+    "b": DataType.boolean,
+}
+
+
+def frame_schema(frame: pd.DataFrame) -> Schema:
+    """The columns of `frame` as an MLflow schema, declared from their dtypes.
+
+    Declared, not inferred: inference warns that integer columns cannot hold missing values,
+    which tells the user nothing about ours (C-MAPSS unit and cycle numbers are never missing).
+    """
+    return Schema(
+        [
+            ColSpec(_COLUMN_TYPES.get(dtype.kind, DataType.string), str(name))
+            for name, dtype in frame.dtypes.items()
+        ]
+    )
+
+
 def log_pickled_model(
     model: Any, wrapper: PythonModel, artifact: str, example: pd.DataFrame
 ) -> ModelInfo:
     """Log `model` (pickled as artifact `artifact`, served by `wrapper`) in the active run.
 
-    The signature comes from `example` and the model's own prediction on it.
+    The signature is declared from `example` and the model's own prediction on it.
     """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{artifact}.pkl"
@@ -113,7 +137,7 @@ def log_pickled_model(
             name="model",
             python_model=wrapper,
             artifacts={artifact: str(path)},
-            signature=infer_signature(example, model.predict(example)),
+            signature=ModelSignature(frame_schema(example), frame_schema(model.predict(example))),
             input_example=example,
             pip_requirements=pip_requirements(),
         )

@@ -141,13 +141,13 @@ def aircraft_rollup(components: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("max_risk_score", ascending=False).reset_index(drop=True)
 
 
-def registered_types(settings: Settings) -> set[str]:
-    """Component types that have a registered risk model (any version, any alias)."""
-    from aerotwin.ml.registry import model_name
+def champion_types(settings: Settings) -> set[str]:
+    """Component types whose risk model has a version with alias champion."""
+    from aerotwin.ml.registry import CHAMPION, model_name
     from aerotwin.ml.tracking import mlflow_session
 
     with mlflow_session(settings) as client:
-        names = {m.name for m in client.search_registered_models()}
+        names = {m.name for m in client.search_registered_models() if CHAMPION in (m.aliases or {})}
     return {ct for ct in COMPONENT_TYPES if model_name(ct) in names}
 
 
@@ -182,10 +182,10 @@ def score(
 ) -> ScoringResult:
     """Score every component type that has a feature table; write the result tables.
 
-    Without `component_types`, types that have never had a model registered are skipped
-    (listed in `skipped`); named types must all have a champion. Raises ScoringError,
-    before writing anything, when there is nothing to score or a champion is missing or
-    cannot be loaded.
+    Without `component_types`, types without a champion (never trained, or only challengers
+    the holdout could not measure) are skipped (listed in `skipped`); named types must all
+    have a champion. Raises ScoringError, before writing anything, when there is nothing to
+    score or a champion is missing or cannot be loaded.
     """
     from aerotwin.twin.features import feature_table
 
@@ -196,10 +196,10 @@ def score(
         raise ScoringError("no feature tables to score: run `aerotwin pipeline run` first")
     skipped: list[str] = []
     if component_types is None:
-        # Types never trained (too few failures) are skipped; a trained type must score.
-        registered = registered_types(settings)
-        skipped = [ct for ct in present if ct not in registered]
-        present = [ct for ct in present if ct in registered] or present
+        # Types with no champion (too few failures to train or to measure) are skipped.
+        have_champion = champion_types(settings)
+        skipped = [ct for ct in present if ct not in have_champion]
+        present = [ct for ct in present if ct in have_champion] or present
     run_id = uuid.uuid4().hex
     scored_ts = pd.Timestamp(dt.datetime.now(dt.UTC)).floor("us")
     champions = {ct: load_champion(settings, ct) for ct in present}
