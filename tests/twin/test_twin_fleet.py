@@ -135,6 +135,7 @@ def test_whatif_writes_nothing_and_crosses_the_threshold(gold_fleet: Settings) -
         (None, "ENG1", "egt=+1", "unknown sensor 'egt'"),
         (None, "ENG1", "egt_c=hot", "expected SENSOR=VALUE"),
         (None, "ENG1", "vibration_ips=+50", "outside its physical range"),
+        (None, "AVN", "error_count=2.5", "error_count counts whole units and would be 2.5"),
     ],
 )
 def test_whatif_names_what_is_unknown(
