@@ -217,3 +217,12 @@ def test_committed_erd_is_up_to_date(gold_fleet: Settings) -> None:
     assert (ROOT / "docs" / "data_model.md").read_text() == erd.page(entities), hint
     readme = (ROOT / "README.md").read_text()
     assert erd.readme_section(readme, entities) == readme, hint
+
+
+def test_docs_erd_stops_at_a_root_without_readme(gold_fleet: Settings, tmp_path: Path) -> None:
+    root = tmp_path / "nonexistent"
+    args = ["--data-dir", str(gold_fleet.data_dir), "docs", "erd", "--root", str(root)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "no README.md here" in result.output
+    assert not root.exists()
