@@ -327,9 +327,9 @@ def docs_erd_cmd(
     settings = _settings(ctx)
     try:
         entities = build_entities(_lakehouse(settings), _declared_tables(settings))
+        changed = write_docs(entities, root)
     except ErdError as exc:
         _fail(exc)
-    changed = write_docs(entities, root)
     names = ", ".join(str(p) for p in changed) or "nothing (already up to date)"
     Console().print(f"{len(entities)} tables; updated {names}", highlight=False, soft_wrap=True)
 

@@ -60,6 +60,12 @@ def test_a_valid_rule_is_read_with_its_fields() -> None:
         ("sensor: egt_c", "feature: avg_egt_c_90d", 4, "is not avg_<sensor>_7d"),
         ("    sensor: egt_c\n", "    sensor: egt_c\n    feature: avg_egt_c_7d\n", 3, "exactly one"),
         ("min_duration: {readings: 3}", "min_duration: {readings: 3", 10, "not valid YAML"),
+        ("warning: 600", "warning: .nan", 6, "warning: expected a finite number, got '.nan'"),
+        ("critical: 650", "critical: .inf", 7, "critical: expected a finite number"),
+        ("{readings: 3}", "{hours: .inf}", 9, "min_duration: expected a finite number"),
+        ("critical: 650", "critical: 650\n    warning: 610", 8, "duplicate key 'warning' (first"),
+        ("engine:", 'version: "t2"\nengine:', 2, "duplicate key 'version' (first on line 1)"),
+        ("source: test\n", "source: test\nengine: []\n", 11, "duplicate key 'engine'"),
     ],
 )
 def test_an_invalid_rules_file_is_rejected_with_the_line(
@@ -88,3 +94,12 @@ def test_settings_rules_file_overrides_the_bundled_file(settings: Settings, tmp_
     with pytest.raises(RulesError, match="rules file not found"):
         load_rules(missing)
     assert bundled_rules_path().exists()
+
+
+def test_a_rules_path_that_cannot_be_read_as_text_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match=f"^{tmp_path}: a folder, not a rules file$"):
+        load_rules(path=tmp_path)
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(GOOD.encode("latin-1"))  # "°C" as one byte, 0xb0
+    with pytest.raises(RulesError, match=rf"^{latin1}:8: not UTF-8 text \(byte \d+\)$"):
+        load_rules(path=latin1)

@@ -71,6 +71,21 @@ def test_health_tables_cover_every_reading(gold_fleet: Settings) -> None:
         assert n["f"] == n["h"] > 0 and n["versions"] == 1, ct
 
 
+def test_views_show_the_part_installed_by_the_latest_replacement(gold_fleet: Settings) -> None:
+    latest = """SELECT component_id, new_serial, event_date FROM (
+      SELECT *, row_number() OVER (PARTITION BY component_id ORDER BY event_ts DESC) AS n
+      FROM maintenance_events WHERE event_type = 'replacement') WHERE n = 1"""
+    replaced = {r["component_id"]: r for r in rows(gold_fleet, latest)}
+    assert replaced  # the fleet replaces parts within 30 days
+    reference = {r["component_id"]: r for r in rows(gold_fleet, "SELECT * FROM components")}
+    for view in (COMPONENT_VIEW, ENGINE_VIEW):
+        for v in rows(gold_fleet, f"SELECT * FROM {view}"):
+            r, c = replaced.get(v["component_id"]), reference[v["component_id"]]
+            assert v["serial"] == (r["new_serial"] if r else c["serial"]), view
+            if view == COMPONENT_VIEW:
+                assert v["install_date"] == (r["event_date"] if r else c["install_date"])
+
+
 def versions(settings: Settings) -> dict[str, int | None]:
     lake = Lakehouse.from_settings(settings)
     return {name: lake.version(name) for name in lake.names()}
@@ -120,6 +135,7 @@ def test_whatif_writes_nothing_and_crosses_the_threshold(gold_fleet: Settings) -
         (None, "ENG1", "egt=+1", "unknown sensor 'egt'"),
         (None, "ENG1", "egt_c=hot", "expected SENSOR=VALUE"),
         (None, "ENG1", "vibration_ips=+50", "outside its physical range"),
+        (None, "AVN", "error_count=2.5", "error_count counts whole units and would be 2.5"),
     ],
 )
 def test_whatif_names_what_is_unknown(
@@ -201,3 +217,12 @@ def test_committed_erd_is_up_to_date(gold_fleet: Settings) -> None:
     assert (ROOT / "docs" / "data_model.md").read_text() == erd.page(entities), hint
     readme = (ROOT / "README.md").read_text()
     assert erd.readme_section(readme, entities) == readme, hint
+
+
+def test_docs_erd_stops_at_a_root_without_readme(gold_fleet: Settings, tmp_path: Path) -> None:
+    root = tmp_path / "nonexistent"
+    args = ["--data-dir", str(gold_fleet.data_dir), "docs", "erd", "--root", str(root)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "no README.md here" in result.output
+    assert not root.exists()

@@ -74,6 +74,17 @@ def test_overrides_cover_the_longest_duration_guard() -> None:
     assert changed.column("egt_c").to_pylist() == [500.0, 500.0, 510.0, 510.0, 510.0, 510.0]
 
 
+@pytest.mark.parametrize(
+    ("override", "value"), [("=2.5", "2.5"), ("=+33%", "3.99"), ("=-0.5", "2.5")]
+)
+def test_a_fractional_count_is_rejected_naming_sensor_and_value(override: str, value: str) -> None:
+    counts = pa.table({"error_count": pa.array([3, 3], pa.int64())})
+    whole = apply_overrides(counts, [parse_override("error_count=+1")], 1, "avionics")
+    assert whole.column("error_count").to_pylist() == [3, 4]
+    with pytest.raises(WhatIfError, match=f"error_count counts whole units and would be {value};"):
+        apply_overrides(counts, [parse_override(f"error_count{override}")], 1, "avionics")
+
+
 def test_component_lookup_by_id_slot_position_and_type() -> None:
     components = pa.Table.from_pylist(
         [

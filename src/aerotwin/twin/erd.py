@@ -39,7 +39,7 @@ SYSTEM_NOTES = {
 
 
 class ErdError(RuntimeError):
-    """The lakehouse lacks declared tables, so the diagram would be incomplete."""
+    """The diagram cannot be written: tables missing, no README.md, or an erd marker missing."""
 
 
 @dataclass(frozen=True)
@@ -151,12 +151,19 @@ def page(entities: list[Entity]) -> str:
     )
 
 
-def readme_section(text: str, entities: list[Entity]) -> str:
-    """`text` (the README) with the diagram between the erd markers (appended when absent)."""
+def readme_section(text: str, entities: list[Entity], name: str = "README.md") -> str:
+    """`text` (the README) with the diagram between the erd markers (appended when absent).
+
+    Raises ErdError naming `name` when only one of the two markers is there.
+    """
     # The README shows the tables users query (silver and gold); docs/data_model.md has all.
     shown = [e for e in entities if e.layer in ("silver", "gold")]
     note = "Silver and gold tables; every table with its key: docs/data_model.md."
     block = f"{START}\n{note}\n\n```mermaid\n{mermaid(shown)}\n```\n{END}"
+    for there, missing in ((START, END), (END, START)):
+        if there in text and missing not in text:
+            # Appending would leave a second start marker; replacing, the text after it.
+            raise ErdError(f"{name}: has {there} but no {missing}; add it or remove both")
     if START in text and END in text:
         head, rest = text.split(START, 1)
         return head + block + rest.split(END, 1)[1]
@@ -164,13 +171,18 @@ def readme_section(text: str, entities: list[Entity]) -> str:
 
 
 def write_docs(entities: list[Entity], root: Path) -> list[Path]:
-    """Write docs/data_model.md and the README section under `root`; returns changed files."""
+    """Write docs/data_model.md and the README section under `root`; returns changed files.
+
+    Raises ErdError, writing nothing, when `root` holds no README.md or its markers are broken.
+    """
+    readme = root / "README.md"
+    if not readme.is_file():
+        # A wrong --root would otherwise get a README and a docs folder of its own.
+        raise ErdError(f"{root}: no README.md here; give the project folder as --root")
     changed = []
     targets = {
         root / "docs" / "data_model.md": page(entities),
-        root / "README.md": readme_section(
-            (root / "README.md").read_text() if (root / "README.md").exists() else "", entities
-        ),
+        readme: readme_section(readme.read_text(), entities, str(readme)),
     }
     for path, content in targets.items():
         if not path.exists() or path.read_text() != content:

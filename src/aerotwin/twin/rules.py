@@ -7,6 +7,7 @@ sees exactly what to fix.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -95,6 +96,13 @@ def load_rules(settings: Any | None = None, path: Path | None = None) -> RuleSet
         text = Path(source).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RulesError(f"{source}: rules file not found") from None
+    except IsADirectoryError:
+        raise RulesError(f"{source}: a folder, not a rules file") from None
+    except UnicodeDecodeError as exc:
+        line = Path(source).read_bytes()[: exc.start].count(b"\n") + 1
+        raise RulesError(f"{source}:{line}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise RulesError(f"{source}: cannot read the rules file: {exc.strerror}") from None
     return parse_rules(text, str(source))
 
 
@@ -111,7 +119,7 @@ def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
     rules: list[Rule] = []
     version: str | None = None
     seen: set[str] = set()
-    for key_node, value_node in root.value:
+    for key_node, value_node in _pairs(root, name):
         key = key_node.value
         if key == "version":
             version = _scalar_text(value_node, name, "version")
@@ -135,6 +143,18 @@ def _fail(name: str, node: yaml.Node, reason: str) -> Any:
     raise RulesError(f"{name}:{node.start_mark.line + 1}: {reason}")
 
 
+def _pairs(node: yaml.MappingNode, name: str) -> list[tuple[yaml.Node, yaml.Node]]:
+    """The mapping's (key, value) nodes; RulesError at a repeated key."""
+    # YAML lets the last of two equal keys win silently; in a rules file that hides an edit.
+    first: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if key_node.value in first:
+            line = first[key_node.value]
+            _fail(name, key_node, f"duplicate key {key_node.value!r} (first on line {line})")
+        first[key_node.value] = key_node.start_mark.line + 1
+    return list(node.value)
+
+
 def _scalar_text(node: yaml.Node, name: str, field: str) -> str:
     if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
         _fail(name, node, f"{field}: expected a non-empty text")
@@ -144,14 +164,17 @@ def _scalar_text(node: yaml.Node, name: str, field: str) -> str:
 def _number(node: yaml.Node, name: str, field: str) -> float:
     value = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.ScalarNode) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(name, node, f"{field}: expected a number, got {getattr(node, 'value', '?')!r}")
-    return float(value)  # type: ignore[arg-type]
+        return _fail(name, node, f"{field}: expected a number, got {getattr(node, 'value', '?')!r}")
+    if not math.isfinite(value):
+        # .nan / .inf would reach the health SQL as `egt_c >= nan`, which DuckDB cannot bind.
+        return _fail(name, node, f"{field}: expected a finite number, got {node.value!r}")
+    return float(value)
 
 
 def _rule(node: yaml.Node, component_type: str, name: str) -> Rule:
     if not isinstance(node, yaml.MappingNode):
         _fail(name, node, f"{component_type}: each rule must be a mapping")
-    fields = {k.value: (k, v) for k, v in node.value}
+    fields = {k.value: (k, v) for k, v in _pairs(node, name)}
     for key, (key_node, _) in fields.items():
         if key not in RULE_KEYS:
             _fail(name, key_node, f"unknown rule field {key!r} ({', '.join(sorted(RULE_KEYS))})")

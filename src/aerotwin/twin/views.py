@@ -56,17 +56,37 @@ FROM (
 ) AS s WHERE __rn = 1"""
 
 
+def installed_sql() -> str:
+    """SQL: each replaced component's serial and install date, from its latest replacement."""
+    # The components reference keeps the first part's serial; a replacement installs a new one.
+    return """SELECT component_id, new_serial, event_date AS installed_date
+FROM (
+  SELECT m.component_id, m.new_serial, m.event_date,
+         row_number() OVER (
+           PARTITION BY m.component_id ORDER BY m.event_ts DESC, m.event_id DESC) AS __rn
+  FROM maintenance_events AS m WHERE m.event_type = 'replacement'
+) AS p WHERE __rn = 1"""
+
+
+# The installed part: the latest replacement's when there is one, else the reference's.
+SERIAL = "CASE WHEN p.component_id IS NULL THEN c.serial ELSE p.new_serial END AS serial"
+INSTALL_DATE = (
+    "CASE WHEN p.component_id IS NULL THEN c.install_date ELSE p.installed_date END AS install_date"
+)
+
+
 def engine_view_inputs() -> tuple[str, ...]:
     """Tables the engine view reads."""
     engine = (feature_table("engine"), health_table("engine"))
-    return (*engine, COMPONENT_SCORES, "components", "aircraft")
+    return (*engine, COMPONENT_SCORES, "components", "aircraft", "maintenance_events")
 
 
 def engine_view_sql() -> str:
     """Latest state per engine: readings, rolling features, usage, health, fuel efficiency, risk."""
     return f"""WITH latest AS ({_latest("engine")}),
-risk AS ({latest_scores_sql()})
-SELECT c.component_id, c.aircraft_id, a.model, c.position, c.serial,
+risk AS ({latest_scores_sql()}),
+p AS ({installed_sql()})
+SELECT c.component_id, c.aircraft_id, a.model, c.position, {SERIAL},
        l.reading_ts AS last_reading_ts,
        {", ".join(f"l.{c}" for c in _engine_columns())},
        {", ".join(f"l.{c}" for c in (*HEALTH_OUT, "rules_version"))},
@@ -75,6 +95,7 @@ FROM components AS c
 JOIN aircraft AS a ON a.aircraft_id = c.aircraft_id
 LEFT JOIN latest AS l ON l.component_id = c.component_id
 LEFT JOIN risk AS r ON r.component_id = c.component_id
+LEFT JOIN p ON p.component_id = c.component_id
 WHERE c.component_type = 'engine'"""
 
 
@@ -86,7 +107,7 @@ def _engine_columns() -> tuple[str, ...]:
 def component_view_inputs() -> tuple[str, ...]:
     """Tables the component view reads."""
     tables = [t for ct in COMPONENT_TYPES for t in (feature_table(ct), health_table(ct))]
-    return (*tables, COMPONENT_SCORES, "components", "aircraft")
+    return (*tables, COMPONENT_SCORES, "components", "aircraft", "maintenance_events")
 
 
 def component_view_sql() -> str:
@@ -108,9 +129,10 @@ def component_view_sql() -> str:
     return f"""WITH latest AS (
 {union}
 ),
-risk AS ({latest_scores_sql()})
+risk AS ({latest_scores_sql()}),
+p AS ({installed_sql()})
 SELECT c.component_id, c.aircraft_id, a.model AS aircraft_model, c.component_type, c.position,
-       c.serial, c.install_date, l.reading_ts AS last_reading_ts,
+       {SERIAL}, {INSTALL_DATE}, l.reading_ts AS last_reading_ts,
        {", ".join(f"l.{s}" for s in sensors)},
        {", ".join(f"l.{c}" for c in HEALTH_OUT)}, l.rules_version,
        coalesce(l.component_age_hours, c.hours_since_new) AS component_age_hours,
@@ -119,7 +141,8 @@ SELECT c.component_id, c.aircraft_id, a.model AS aircraft_model, c.component_typ
 FROM components AS c
 JOIN aircraft AS a ON a.aircraft_id = c.aircraft_id
 LEFT JOIN latest AS l ON l.component_id = c.component_id
-LEFT JOIN risk AS r ON r.component_id = c.component_id"""
+LEFT JOIN risk AS r ON r.component_id = c.component_id
+LEFT JOIN p ON p.component_id = c.component_id"""
 
 
 def summary_inputs() -> tuple[str, ...]:

@@ -214,11 +214,26 @@ def apply_overrides(
                     f"override {o}: {o.sensor} would be {v:g} {s.unit}, outside its physical "
                     f"range {s.low:g}..{s.high:g}"
                 )
-        column = pa.array(new).cast(telemetry.schema.field(o.sensor).type)
+        kind = telemetry.schema.field(o.sensor).type
+        _check_whole(o, new[start:], kind)
+        column = pa.array(new).cast(kind)
         telemetry = telemetry.set_column(
             telemetry.schema.get_field_index(o.sensor), o.sensor, column
         )
     return telemetry
+
+
+def _check_whole(override: Override, values: Sequence[float | None], kind: pa.DataType) -> None:
+    """WhatIfError when an integer sensor (a count) would get a fractional value."""
+    # The cast to the column's integer type would fail with an ArrowInvalid traceback.
+    if not pa.types.is_integer(kind):
+        return
+    for v in values:
+        if v is not None and v != int(v):
+            raise WhatIfError(
+                f"override {override}: {override.sensor} counts whole units and would be "
+                f"{v:g}; give a value that keeps it whole"
+            )
 
 
 def _resolve_aircraft(lake: Lakehouse, tail: str) -> str:
