@@ -89,6 +89,9 @@ class SparkEngine:
         self.lakehouse = lakehouse
         self._owns_session = session is None
         self.spark = session or build_session(master, s3a=s3a)
+        # Spark's default writes timestamps as legacy INT96, which other readers (DuckDB, the
+        # default engine) take for zone-less times: the table's next DuckDB run then failed.
+        self.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         self._reach_store(s3a)
         self._cached: dict[str, Any] = {}
         self._tables: dict[tuple[str, int | None], Any] = {}
