@@ -43,17 +43,6 @@ EVENTS_SCHEMA = pa.schema(
     ]
 )
 
-QUARANTINE_COLUMNS = (
-    "run_id",
-    "table_name",
-    "rule",
-    "record_id",
-    "raw_record",
-    "source_file",
-    "line",
-    "quarantined_ts",
-)
-
 
 @dataclass
 class ExpectationResult:
