@@ -382,11 +382,17 @@ def _run_pipeline(
                 ),
                 **callbacks,
             )
-    except (ExpectationFailed, LakehouseBusy, ConcurrentCommit, LandingLayoutError) as exc:
-        _fail(exc, code=1, label="pipeline stopped")
     except SparkUnavailable as exc:
         _fail(exc)
-    except (OSError, duckdb.IOException) as exc:  # a disk full or a folder it may not write
+    # OSError and IOException: a disk full or a folder the run may not write.
+    except (
+        ExpectationFailed,
+        LakehouseBusy,
+        ConcurrentCommit,
+        LandingLayoutError,
+        OSError,
+        duckdb.IOException,
+    ) as exc:
         _fail(exc, code=1, label="pipeline stopped")
     except RunInterrupted as exc:
         _fail(
