@@ -76,8 +76,9 @@ class LakehouseSettings(_Section):
     @field_validator("root")
     @classmethod
     def _usable_folder(cls, root: str | None) -> str | None:
-        is_folder = root is not None and ("://" not in root or root.startswith("file://"))
-        problem = local_path_problem(root.removeprefix("file://")) if is_folder and root else None
+        if not root or ("://" in root and not root.startswith("file://")):
+            return root  # the default folder (checked with data_dir), or deltalake's URI
+        problem = local_path_problem(root.removeprefix("file://"))
         if problem:
             raise ValueError(problem)
         return root
