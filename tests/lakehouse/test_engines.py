@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -14,6 +16,7 @@ from aerotwin.config import Settings
 from aerotwin.lakehouse.catalog import entries, query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.engine import open_engine
+from aerotwin.lakehouse.maintenance import compact
 from aerotwin.lakehouse.spark_engine import to_spark_sql
 from aerotwin.pipeline.silver_telemetry import telemetry_sql
 
@@ -146,3 +149,85 @@ def test_duckdb_insert_only_merge_adds_only_new_keys_like_deltalake(tmp_path: Pa
     assert [r for r in rows if r["k"] is not None] == [
         r for r in _sorted(by_deltalake, "t") if r["k"] is not None
     ]
+
+
+def _gains_a_column(lakehouse: Lakehouse) -> Any:
+    """Table t: two writes to January (two files in its month folder) and one to February
+    that adds column `extra`; its DuckDB engine."""
+    engine = open_engine("duckdb", lakehouse)
+    for day, k in ((1, "a"), (2, "b")):
+        engine.materialize(
+            "w", f"SELECT '{k}' AS k, TIMESTAMPTZ '2026-01-0{day} 00:00Z' AS ts, 1 AS v"
+        )
+        engine.write("t", "w", "append", keys=("ts",))
+    engine.materialize(
+        "w", "SELECT 'c' AS k, TIMESTAMPTZ '2026-02-01 00:00Z' AS ts, 1 AS v, 'x' AS extra"
+    )
+    engine.write("t", "w", "append", keys=("ts",))
+    assert lakehouse.arrow_schema("t").names == ["k", "ts", "v", "extra"]
+    return engine
+
+
+def test_a_merge_rewriting_only_files_older_than_a_column_reads_it_as_null(
+    tmp_path: Path,
+) -> None:
+    by_duckdb = Lakehouse(str(tmp_path / "d"))
+    engine = _gains_a_column(by_duckdb)
+    shutil.copytree(tmp_path / "d", tmp_path / "r")
+    by_deltalake = Lakehouse(str(tmp_path / "r"))  # the same table, merged by deltalake
+    files = set(by_duckdb.plain_parquet_files("t") or [])
+    # a's row replaced: only January's files (written before `extra`) are read and rewritten.
+    replace = "SELECT 'a' AS k, TIMESTAMPTZ '2026-01-01 00:00Z' AS ts, 2 AS v, 'y' AS extra"
+    # d inserted; no row where extra is 'z' to delete (old rows read it as NULL).
+    insert = "SELECT 'd' AS k, TIMESTAMPTZ '2026-01-03 00:00Z' AS ts, 1 AS v, NULL AS extra"
+    merges: list[tuple[str, dict[str, Any]]] = [
+        (replace, {"update_when": "t.extra IS NULL"}),
+        (insert, {"insert_only": True, "delete_unmatched_where": "t.extra = 'z'"}),
+    ]
+    for i, (source, options) in enumerate(merges):
+        engine.materialize(f"s{i}", source)
+        engine.merge("t", f"s{i}", ["k"], **options)
+        by_deltalake.merge("t", engine.to_arrow(f"SELECT * FROM s{i}"), ["k"], **options)
+        if i == 0:
+            assert by_duckdb.last_write_counts("t") == (0, 1)
+            gone = files - set(by_duckdb.plain_parquet_files("t") or [])
+            assert len(gone) == 1 and "__month=202601" in gone.pop()
+    engine.close()
+    assert [(r["k"], r["v"], r["extra"]) for r in _sorted(by_duckdb, "t")] == [
+        ("a", 2, "y"),
+        ("b", 1, None),
+        ("c", 1, "x"),
+        ("d", 1, None),
+    ]
+    assert _sorted(by_duckdb, "t") == _sorted(by_deltalake, "t")
+
+
+def test_compacting_files_older_than_a_column_gives_it_null_in_their_rows(
+    tmp_path: Path,
+) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    _gains_a_column(lakehouse).close()
+    before = _sorted(lakehouse, "t")
+    con = duckdb.connect()
+    # January's two files, both older than `extra`, make the only group: one file.
+    assert compact(lakehouse, con, "t")[:2] == (3, 2)
+    lakehouse = Lakehouse(str(tmp_path))
+    assert _sorted(lakehouse, "t") == before
+    january = next(f for f in lakehouse.plain_parquet_files("t") or [] if "__month=202601" in f)
+    # The new file has every column of the table, `extra` as its own type.
+    assert con.execute(f"DESCRIBE FROM '{january}'").fetchall()[3][:2] == ("extra", "VARCHAR")
+    assert [r["extra"] for r in before] == [None, None, "x"]
+
+
+def test_an_incremental_read_of_files_lacking_a_column_has_it_as_null(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    engine = open_engine("duckdb", lakehouse)
+    engine.materialize("w", "SELECT 1 AS k, 0 AS _batch_id, 'x' AS extra")
+    engine.write("t", "w", "append")
+    # A later batch without the column (a CSV without the extra column it once had).
+    engine.materialize("w", "SELECT 2 AS k, 1 AS _batch_id")
+    engine.write("t", "w", "append")
+    engine.register_table("new", "t", after_batch=0)
+    assert engine.rows("SELECT k, extra FROM new") == [(2, None)]
+    assert engine.columns("new") == ["k", "_batch_id", "extra"]
+    engine.close()

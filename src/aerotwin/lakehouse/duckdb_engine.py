@@ -11,8 +11,14 @@ import pyarrow as pa
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.duckdb_merge import merge_files
 from aerotwin.lakehouse.engine import BATCH_COLUMN
-from aerotwin.lakehouse.files import BATCH_ROWS, cluster_column, files_overlapping, write_query
-from aerotwin.lakehouse.sql_text import text_literal
+from aerotwin.lakehouse.files import (
+    BATCH_ROWS,
+    cluster_column,
+    files_overlapping,
+    scan_files,
+    table_types,
+    write_query,
+)
 
 
 class DuckDBEngine:
@@ -54,8 +60,8 @@ class DuckDBEngine:
                 later = {BATCH_COLUMN: (int(after_batch) + 1, None)}
                 files = files_overlapping(self.lakehouse, table, files, later) or files[:1]
             # DuckDB's own Parquet reader is several times faster than an Arrow dataset scan.
-            listed = ", ".join(text_literal(f) for f in files)
-            source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+            # Later batches' files may lack a column the table has: it reads as NULL.
+            source = scan_files(files, table_types(self.con, self.lakehouse, table))
         else:
             source = f"__src_{view}"
             dataset = self.lakehouse.scannable(table)

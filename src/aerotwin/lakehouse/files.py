@@ -9,6 +9,8 @@ remote root the same query streams through `write_deltalake` instead.
 `cluster_by` writes one folder of files per calendar month of that column (the table stays
 unpartitioned, its columns unchanged): a later merge of recent rows then touches only the
 files of their months (DuckDB skips the others' row groups by their statistics).
+
+`scan_files` reads some of a table's files back with every column of the table's schema.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
-from aerotwin.lakehouse.sql_text import text_literal
+from aerotwin.lakehouse.sql_text import identifier, text_literal
 from aerotwin.lakehouse.stats import WrittenFile, overlapping_paths, top_level
 
 BATCH_ROWS = 1_000_000
@@ -35,6 +37,31 @@ def cluster_column(types: Mapping[str, str], keys: Sequence[str]) -> str | None:
     """The first key that is a timestamp or a date (DuckDB type names): files are clustered
     by its month."""
     return next((k for k in keys if types.get(k) in TEMPORAL), None)
+
+
+def table_types(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, name: str) -> dict[str, str]:
+    """The DuckDB type of each column of table `name`, in the table's order."""
+    # A relation over no rows names them without a statement (0.3 ms, against 1.3 ms for DESCRIBE).
+    empty = con.from_arrow(lakehouse.arrow_schema(name).empty_table())
+    return {column: str(kind) for column, kind in zip(empty.columns, empty.types, strict=True)}
+
+
+def scan_files(files: Sequence[str], types: Mapping[str, str], options: str = "") -> str:
+    """SQL (a subquery) reading Parquet `files` of a table whose columns are `types`
+    (`table_types`), those first and in that order: a column none of the files holds reads
+    as NULL of its type, Delta's rule for a column added after they were written.
+    `options`: more `read_parquet` arguments, each after a comma.
+
+    `union_by_name` alone knows only the columns of the files listed: a query naming a
+    column the table gained after them failed to bind (a merge or a compaction that read
+    only older files). Filters and projections still reach the Parquet scan.
+    """
+    listed = ", ".join(text_literal(f) for f in files)
+    nulls = ", ".join(f"NULL::{kind} AS {identifier(c)}" for c, kind in types.items())
+    return (
+        f"(FROM (SELECT {nulls} LIMIT 0) UNION ALL BY NAME FROM read_parquet([{listed}], "
+        f"union_by_name = true, hive_partitioning = false{options}))"
+    )
 
 
 def schema_of(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:

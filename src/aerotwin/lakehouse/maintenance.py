@@ -20,8 +20,8 @@ from pathlib import PurePosixPath
 import duckdb
 
 from aerotwin.lakehouse.delta import Lakehouse
-from aerotwin.lakehouse.files import written_files
-from aerotwin.lakehouse.sql_text import text_literal
+from aerotwin.lakehouse.files import scan_files, table_types, written_files
+from aerotwin.lakehouse.sql_text import identifier, text_literal
 from aerotwin.lakehouse.stats import WrittenFile
 
 # A file this large is left as it is; smaller ones in the same folder are merged.
@@ -88,15 +88,16 @@ def compact(
     )
     if not groups:
         return (len(files), len(files), None)
-    columns = ", ".join(f'"{f.name}"' for f in lakehouse.arrow_schema(name))
+    types = table_types(con, lakehouse, name)
+    columns = ", ".join(identifier(c) for c in types)
     written: list[WrittenFile] = []
     for group in groups:
         target = PurePosixPath(f"part-{uuid.uuid4().hex}") / _cluster(group[0]) / "data_0.parquet"
         (folder / target).parent.mkdir(parents=True, exist_ok=True)
-        listed = ", ".join(text_literal(folder / p) for p in group)
+        # A group of files older than a column the table gained: the column as NULL.
+        scan = scan_files([str(folder / p) for p in group], types)
         copied = con.execute(
-            f"COPY (SELECT {columns} FROM read_parquet([{listed}], union_by_name = true, "
-            f"hive_partitioning = false)) TO {text_literal(folder / target)} "
+            f"COPY (SELECT {columns} FROM {scan}) TO {text_literal(folder / target)} "
             "(FORMAT parquet, COMPRESSION snappy, RETURN_STATS true)"
         )
         written += written_files(copied, folder)
