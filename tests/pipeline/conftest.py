@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 import socket
@@ -140,6 +141,74 @@ def plant_mistyped_rows(landing: Path) -> tuple[list[str], list[str]]:
     with engine.open("a") as f:
         f.write(wrong[-1] + "\n")
     return wrong, kept
+
+
+# Corrected copies: table -> (landing feed, file format, column corrected, key columns).
+CORRECTED = {
+    "telemetry_engine": ("telemetry_engine", "jsonl", "egt_c", ("component_id", "reading_ts")),
+    "flights": ("flights", "csv", "block_hours", ("flight_id",)),
+}
+CORRECTION = 1.0  # added to the corrected column
+
+
+def _corrected(line: str, form: str, column: str, header: list[str]) -> str:
+    """`line` with `column` raised by CORRECTION when it holds a number; else as it was."""
+    if form == "jsonl":
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            return line
+        if isinstance(record, dict) and type(record.get(column)) is float:
+            return json.dumps({**record, column: record[column] + CORRECTION})
+        return line
+    fields = next(csv.reader([line]), [])
+    if len(fields) != len(header):
+        return line
+    try:
+        fields[header.index(column)] = repr(float(fields[header.index(column)]) + CORRECTION)
+    except ValueError:
+        return line
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(fields)
+    return out.getvalue()
+
+
+def land_corrections(landing: Path) -> dict[str, tuple[str, str]]:
+    """Land a corrected copy of each CORRECTED table's newest file beside it, named
+    `part-00000-v2.*` (a name sorting before the original's: `-` < `.`), as an airline resends
+    a file: {table: (original, correction)}, relative to the landing root."""
+    landed = {}
+    for table, (feed, form, column, _) in CORRECTED.items():
+        original = sorted(landing.glob(f"{feed}/date=*/part-00000.{form}"))[-1]
+        lines = original.read_text().splitlines()
+        header = next(csv.reader(lines[:1])) if form == "csv" else []
+        body = lines[1:] if form == "csv" else lines
+        fixed = [_corrected(line, form, column, header) for line in body]
+        correction = original.with_name(f"part-00000-v2.{form}")
+        correction.write_text("\n".join([*lines[:1], *fixed] if form == "csv" else fixed) + "\n")
+        landed[table] = tuple(p.relative_to(landing).as_posix() for p in (original, correction))
+    return landed  # type: ignore[return-value]
+
+
+def rows_from(lakehouse: Lakehouse, table: str, files: Sequence[str]) -> dict[tuple, tuple]:
+    """Silver `table`'s rows from landing `files`: {key: (file, corrected column)}."""
+    _, _, column, keys = CORRECTED[table]
+    listed = ", ".join(f"'{f}'" for f in files)
+    sql = f"SELECT {', '.join(keys)}, _source_file, {column} FROM {table} "
+    sql += f"WHERE _source_file IN ({listed})"
+    rows = query(lakehouse, sql, [table]).to_pylist()
+    return {tuple(r[k] for k in keys): (r["_source_file"], r[column]) for r in rows}
+
+
+def assert_corrections_won(
+    lakehouse: Lakehouse, landed: dict[str, tuple[str, str]], before: dict[str, dict[tuple, tuple]]
+) -> None:
+    """Every silver row the original files held (`before`: `rows_from` them) now comes from
+    its correction, with the corrected value; no row is left from an original."""
+    for table, (original, correction) in landed.items():
+        expected = {k: (correction, v + CORRECTION) for k, (_, v) in before[table].items()}
+        assert expected, table
+        assert rows_from(lakehouse, table, (original, correction)) == expected, table
 
 
 # S3 on loopback (moto's server) for the object-store tests.

@@ -15,7 +15,14 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
 from aerotwin.schemas import COMPONENT_TYPES
 
-from .conftest import assert_same_tables, hold_back_last_day, land_held_back
+from .conftest import (
+    assert_corrections_won,
+    assert_same_tables,
+    hold_back_last_day,
+    land_corrections,
+    land_held_back,
+    rows_from,
+)
 
 
 def _run(settings: Settings, full_refresh: bool = False) -> RunResult:
@@ -91,6 +98,27 @@ def test_incremental_history_equals_full_refresh(fresh_landing: Settings, tmp_pa
     for ct in COMPONENT_TYPES:
         assert _silver(lakehouse, silver_name(ct)).equals(incremental[ct])
     assert lakehouse.state("quarantine").rows == quarantined
+
+
+def test_a_corrected_file_landed_by_a_later_run_wins_on_merge_and_on_full_refresh(
+    fresh_landing: Settings,
+) -> None:
+    """A resent file lands beside the original (docs/landing_zone.md) under a name sorting
+    before it: the later run's rows win, merged in and rebuilt from bronze alike."""
+    settings = fresh_landing
+    _run(settings)
+    lakehouse = Lakehouse.from_settings(settings)
+    landed = land_corrections(settings.landing_dir)
+    before = {t: rows_from(lakehouse, t, files[:1]) for t, files in landed.items()}
+
+    result = _run(settings)
+    assert_corrections_won(lakehouse, landed, before)
+    for table in landed:
+        event = next(t for t in result.tables if t.table_name == table)
+        assert event.rows_out >= len(before[table])  # the corrected rows were written
+
+    _run(settings, full_refresh=True)
+    assert_corrections_won(lakehouse, landed, before)
 
 
 def test_a_growing_file_is_read_from_where_it_stopped(fresh_landing: Settings) -> None:

@@ -13,7 +13,15 @@ from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 
-from .conftest import content, copy_landing, plant_bad_event_rows, plant_mistyped_rows
+from .conftest import (
+    assert_corrections_won,
+    content,
+    copy_landing,
+    land_corrections,
+    plant_bad_event_rows,
+    plant_mistyped_rows,
+    rows_from,
+)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -55,6 +63,16 @@ def test_spark_and_duckdb_build_identical_silver_tables(
 
     # Incremental on Spark as well: nothing new, nothing written.
     assert run_pipeline(fresh_landing, engine=engine, tables=declared).changed == []
+
+    # A file resent into a day's folder by a later run wins on Spark too: merged in, and
+    # rebuilt from bronze (the two corrected tables only: the rest was compared above).
+    landed = land_corrections(fresh_landing.landing_dir)
+    before = {t: rows_from(lakehouse, t, files[:1]) for t, files in landed.items()}
+    run_pipeline(fresh_landing, engine=engine, tables=declared)
+    assert_corrections_won(lakehouse, landed, before)
+    rebuilt = [t for t in declared if t.name in landed]
+    run_pipeline(fresh_landing, engine=engine, tables=rebuilt, full_refresh=True)
+    assert_corrections_won(lakehouse, landed, before)
 
 
 def test_spark_quarantines_bad_event_rows_as_duckdb_does(

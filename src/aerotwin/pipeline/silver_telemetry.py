@@ -13,8 +13,9 @@ from aerotwin.pipeline.definitions import Expectation, LandingSource, TableDef
 from aerotwin.schemas import COMPONENT_TYPES, SENSORS, TELEMETRY_FEEDS, TELEMETRY_KEYS
 
 LINEAGE = ("_source_file", "_line", "_arrival_date", "_ingested_ts", "_batch_id")
-# Latest arrival wins among duplicates: arrival day, then file (parts in order), then line.
-LATEST_BY = ("_arrival_date", "_source_file", "_line")
+# Latest arrival wins among duplicates: arrival day, then the bronze batch (a file resent into
+# a day's folder by a later run is newer, whatever its name), then file and line in a batch.
+LATEST_BY = ("_arrival_date", "_batch_id", "_source_file", "_line")
 KEYS = ("component_id", "reading_ts")
 PARSE_RULE = "parse_error"
 
