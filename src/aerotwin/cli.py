@@ -401,7 +401,8 @@ def _run_pipeline(
             code=130,
             label="pipeline interrupted",
         )
-    console.print(run_summary(result), highlight=False)
+    # Long lines whole (the terminal wraps them): tables waiting are listed on one line.
+    console.print(run_summary(result), markup=False, highlight=False, soft_wrap=True)
 
 
 def _demo_pipeline(settings: Settings, console: Console) -> None:
@@ -455,7 +456,7 @@ def pipeline_history_cmd(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, help="runs to show")] = 10,
 ) -> None:
-    """The latest runs from pipeline_events: when, how long, tables, lines landed, failures."""
+    """The latest runs from pipeline_events: how long, tables, lines landed, failures, waits."""
     from aerotwin.pipeline.report import run_history
 
     lines = run_history(_lakehouse(_settings(ctx)), limit)

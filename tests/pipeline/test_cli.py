@@ -64,6 +64,58 @@ def test_run_tables_sql_and_errors(fresh_landing: Settings) -> None:
     assert code == 2 and "'flink' is not duckdb or spark" in out
 
 
+@pytest.mark.slow
+def test_tables_waiting_for_a_feed_never_landed_are_named_until_an_empty_file_lands(
+    fresh_landing: Settings, tmp_path: Path
+) -> None:
+    # An airline with no airframe sensors: its twin and aircraft summary need that feed.
+    landing = fresh_landing.landing_dir
+    days = sorted(p.name for p in (landing / "telemetry_airframe").iterdir())
+    shutil.move(landing / "telemetry_airframe", tmp_path / "telemetry_airframe")
+    why = "(nothing ingested yet from landing/telemetry_airframe/)"
+    waiting = [
+        "telemetry_airframe",
+        "features_airframe",
+        "component_health_airframe",
+        "digital_twin_component_view",
+        "aircraft_status_summary",
+    ]
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 0, out
+    assert f"\nwaiting {why}: {', '.join(waiting)}\n" in out
+    assert "a .jsonl holding one empty line (docs/pipeline.md, Waiting tables)" in out
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    assert not any(lakehouse.exists(name) for name in waiting)  # no empty table invented
+    sql = "SELECT table_name, message FROM pipeline_events WHERE status = 'waiting'"
+    events = {e["table_name"]: e["message"] for e in query(lakehouse, sql).to_pylist()}
+    assert sorted(events) == sorted(waiting)
+    assert events["telemetry_airframe"] == f"inputs never built: bronze_telemetry_airframe {why}"
+    assert events["digital_twin_component_view"] == (
+        f"inputs never built: features_airframe, component_health_airframe {why}"
+    )
+    code, out = _cli(fresh_landing, "pipeline", "history")
+    run, detail = out.splitlines()
+    assert run.endswith("quarantined  WAITING: 5 tables")
+    assert f"{len(lakehouse.names()) - 2} tables  " in run  # the tables written, not waiting
+    assert detail == f"    waiting {why}: {', '.join(sorted(waiting))}"
+
+    # Each run says so again; one that changes nothing still records nothing.
+    events_version = lakehouse.version("pipeline_events")
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 0 and "nothing new, every table built up to date\nwaiting (" in out, out
+    assert lakehouse.version("pipeline_events") == events_version
+
+    # The way out for a feed the airline does not have: a file with no record.
+    empty = landing / "telemetry_airframe" / days[0] / "part-00000.jsonl"
+    empty.parent.mkdir(parents=True)
+    empty.write_text("\n")
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 0 and "waiting" not in out, out
+    assert all(lakehouse.exists(name) for name in waiting)
+    assert lakehouse.state("telemetry_airframe").rows == 0
+    assert lakehouse.state("aircraft_status_summary").rows == 5
+
+
 def test_a_missing_landing_zone_stops_the_run_and_brackets_show_as_they_are(tmp_path: Path) -> None:
     data_dir = ["--data-dir", str(tmp_path / "typo")]
     result = runner.invoke(app, [*data_dir, "pipeline", "run"])

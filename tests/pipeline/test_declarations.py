@@ -142,6 +142,44 @@ def test_fail_stops_the_run_before_anything_is_written(
     )
 
 
+def test_tables_whose_inputs_were_never_built_wait_and_say_for_what(
+    settings: Settings, readings: Lakehouse
+) -> None:
+    # Two feeds never landed: an event feed and a reference file.
+    feed = TableDef("bronze_feed", "bronze", source=LandingSource("feed", "csv", ("k",)))
+    other = TableDef(
+        "bronze_other", "bronze", source=LandingSource("other", "csv", ("k",), snapshot=True)
+    )
+    fed = TableDef("fed", "silver", inputs=("bronze_feed",), sql="SELECT k FROM bronze_feed")
+    both = TableDef("both", "gold", inputs=("checked", "fed"), sql="SELECT k FROM fed")
+    two = TableDef("two", "gold", inputs=("both", "bronze_other"), sql="SELECT k FROM both")
+    tables = [feed, other, _gold(()), fed, both, two]
+    result = run_pipeline(settings, tables=tables)
+    feed_why = "nothing ingested yet from landing/feed/"
+    other_why = "nothing ingested yet from landing/reference/other.csv"
+    assert [(t.table_name, t.status, t.message) for t in result.tables[2:]] == [
+        ("checked", "ok", ""),
+        ("fed", "waiting", f"inputs never built: bronze_feed ({feed_why})"),
+        ("both", "waiting", f"inputs never built: fed ({feed_why})"),  # the wait's start
+        ("two", "waiting", f"inputs never built: both, bronze_other ({feed_why}; {other_why})"),
+    ]
+    assert result.waiting == {feed_why: ["fed", "both"], f"{feed_why}; {other_why}": ["two"]}
+    assert not any(readings.exists(t) for t in ("fed", "both", "two"))
+    sql = "SELECT table_name, status FROM pipeline_events ORDER BY ALL"
+    assert [tuple(r.values()) for r in query(readings, sql).to_pylist()] == [
+        ("both", "waiting"),
+        ("checked", "ok"),
+        ("fed", "waiting"),
+        ("two", "waiting"),
+    ]
+    run, *waiting = run_history(readings)
+    assert run.endswith("  1 table  0 lines landed  0 quarantined  WAITING: 3 tables")
+    assert waiting == [
+        f"    waiting ({feed_why}): both, fed",
+        f"    waiting ({feed_why}; {other_why}): two",
+    ]
+
+
 def test_an_unchanged_input_skips_the_table(settings: Settings, readings: Lakehouse) -> None:
     table = _gold(())
     run_pipeline(settings, tables=[table])

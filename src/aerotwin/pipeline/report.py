@@ -18,7 +18,14 @@ from aerotwin.lakehouse.maintenance import Maintained
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import EVENTS_TABLE, QUARANTINE_TABLE, TableRun
 from aerotwin.pipeline.registry import load_tables
-from aerotwin.pipeline.runner import RunResult
+from aerotwin.pipeline.runner import RunResult, waiting_reason
+
+# How to end a wait for a feed an airline does not have (docs/pipeline.md, Waiting tables).
+WAITING_HINT = (
+    "  tables wait until their feed lands; for data you do not have, land an empty file: a CSV "
+    "holding only its header line, or a .jsonl holding one empty line (docs/pipeline.md, "
+    "Waiting tables)"
+)
 
 
 def layers() -> dict[str, str]:
@@ -58,17 +65,24 @@ def table_progress(console: Console, total: int) -> Iterator[dict[str, Any]]:
 
 
 def run_summary(result: RunResult) -> str:
-    """One line: what the run changed."""
+    """What the run changed (one line), then the tables waiting for inputs never built, by
+    where the wait starts, and how to end it."""
     changed = result.changed
     rows = sum(t.rows_out for t in changed if t.layer != "bronze")
     seconds = result.seconds  # tables run side by side: not the sum of their times
-    if not changed:
-        return f"run {result.run_id} ({result.engine}): nothing new, every table up to date"
     refresh = "full refresh" if result.full_refresh else "incremental"
-    return (
-        f"run {result.run_id} ({result.engine}, {refresh}): "
-        f"{len(changed)} tables written, {rows:,} rows out, {seconds:.1f}s"
-    )
+    if not changed:
+        built = " built" if result.waiting else ""
+        head = f"run {result.run_id} ({result.engine}): nothing new, every table{built} up to date"
+    else:
+        head = (
+            f"run {result.run_id} ({result.engine}, {refresh}): "
+            f"{len(changed)} tables written, {rows:,} rows out, {seconds:.1f}s"
+        )
+    if not result.waiting:
+        return head
+    waits = [f"waiting ({why}): {', '.join(names)}" for why, names in result.waiting.items()]
+    return "\n".join([head, *waits, WAITING_HINT])
 
 
 def tables_table(lakehouse: Lakehouse) -> Table:
@@ -104,7 +118,8 @@ def maintenance_table(done: list[Maintained]) -> Table:
 
 def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
     """`aerotwin pipeline history`: one line per run that changed something, newest first
-    (a run that found nothing new records nothing), and a line per failed table."""
+    (a run that found nothing new records nothing), a line per failed table, and a line per
+    reason tables wait for inputs never built (`waiting_reason`), naming them."""
     if not lakehouse.exists(EVENTS_TABLE):
         return []
     runs = query(
@@ -112,8 +127,10 @@ def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
         f"""SELECT run_id, min(started_ts) AS started, any_value(engine) AS engine,
                any_value(refresh) AS refresh,
                max(epoch(started_ts) + duration_s) - min(epoch(started_ts)) AS seconds,
-               count(*) FILTER (WHERE status <> 'interrupted') AS tables,
+               count(*) FILTER (WHERE status NOT IN ('interrupted', 'waiting')) AS tables,
                count(*) FILTER (WHERE status = 'interrupted') AS not_started,
+               list(struct_pack(t := table_name, m := message) ORDER BY table_name)
+                 FILTER (WHERE status = 'waiting') AS waiting,
                coalesce(sum(rows_in) FILTER (WHERE layer = 'bronze'), 0) AS landed,
                sum(quarantined) AS quarantined,
                list(table_name || ': ' || coalesce(message, '') ORDER BY table_name)
@@ -124,6 +141,9 @@ def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
     lines = []
     for r in runs.to_pylist():
         failures = r["failures"] or []
+        waiting: dict[str, list[str]] = {}  # tables by where their wait starts
+        for w in r["waiting"] or []:
+            waiting.setdefault(waiting_reason(w["m"]), []).append(w["t"])
         lines.append(
             f"{r['run_id']}  {r['started']:%Y-%m-%d %H:%M:%S} UTC  {r['engine']} {r['refresh']}  "
             f"{r['seconds']:.1f} s  {_count(r['tables'], 'table')}  {r['landed']:,} lines landed  "
@@ -134,8 +154,10 @@ def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
                 if r["not_started"]
                 else ""
             )
+            + (f"  WAITING: {_count(len(r['waiting']), 'table')}" if waiting else "")
         )
         lines += [f"    failed {f}" for f in failures]
+        lines += [f"    waiting ({why}): {', '.join(names)}" for why, names in waiting.items()]
     return lines
 
 

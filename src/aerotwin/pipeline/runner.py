@@ -63,6 +63,9 @@ class RunResult:
     tables: list[TableRun] = field(default_factory=list)
     seconds: float = 0.0  # wall clock, from opening the engines to the events' commit
 
+    # Tables waiting for inputs never built, by where the wait starts (`waiting_reason`).
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+
     @property
     def changed(self) -> list[TableRun]:
         return [t for t in self.tables if t.status == "ok"]
@@ -123,6 +126,8 @@ def _run(
         [n for t in declared for n in (*t.inputs, t.name)] + [QUARANTINE_TABLE, EVENTS_TABLE]
     )
     reader = lakehouse.prefetch(list(touched), stop) if lakehouse.snapshot else None
+    # Of each table waiting for inputs never built: the tables at the root of the wait.
+    roots: dict[str, list[str]] = {}
 
     def run_one(table: TableDef) -> TableRun:
         run = TableRun(
@@ -139,10 +144,19 @@ def _run(
                 _ingest(lakehouse, settings, table, run, loader)
             elif table.external is not None:
                 _declare_external(lakehouse, table, run)
-            elif _needs_run(lakehouse, table, full_refresh, quarantine_lock):  # before any engine
-                _derive(engines.get(), lakehouse, table, run, full_refresh, quarantine_lock)
             else:
-                run.status = "skipped"
+                versions = _input_versions(lakehouse, table)  # before any engine
+                missing = [name for name, version in versions.items() if version is None]
+                if missing:
+                    # Inputs run first: an input that waits too has its roots known.
+                    root = list(dict.fromkeys(r for m in missing for r in roots.get(m, [m])))
+                    roots[table.name] = root
+                    run.status = "waiting"
+                    run.message = _waiting_message(missing, root, declared)
+                elif _needs_run(lakehouse, table, versions, full_refresh, quarantine_lock):
+                    _derive(engines.get(), lakehouse, table, run, full_refresh, quarantine_lock)
+                else:
+                    run.status = "skipped"
         except Exception as exc:  # recorded in pipeline_events, then the run stops
             run.status, run.message = "failed", str(exc)
             raise
@@ -175,11 +189,16 @@ def _run(
         # Tables that ran at once finish in any order: report them in declaration order.
         order = {t.name: i for i, t in enumerate(declared)}
         result.tables.sort(key=lambda t: order[t.table_name])
+        for t in result.tables:
+            if t.status == "waiting":
+                result.waiting.setdefault(waiting_reason(t.message), []).append(t.table_name)
         try:
             # One commit for the whole run's events (a commit per table cost ~20 ms each),
             # written on failure too: the failed table's event and those done before it.
-            recorded = ("ok", "failed", "interrupted")
-            append_events(lakehouse, [t for t in result.tables if t.status in recorded])
+            # Waiting tables with the rest: a run that changes nothing still writes nothing
+            # (what waits is what the last run that wrote something recorded).
+            if any(t.status not in ("skipped", "waiting") for t in result.tables):
+                append_events(lakehouse, [t for t in result.tables if t.status != "skipped"])
             result.seconds = time.perf_counter() - started
         finally:
             stop.set()
@@ -251,12 +270,38 @@ def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | No
     return {inp: lakehouse.data_version(inp) for inp in table.inputs}
 
 
+def _waiting_for(root: str, declared: list[TableDef]) -> str:
+    """What a table never built (`root`, where a wait starts) waits for, in words."""
+    source = next((t.source for t in declared if t.name == root), None)
+    if source is None:
+        return f"{root} never built"
+    where = f"reference/{source.feed}.csv" if source.snapshot else f"{source.feed}/"
+    return f"nothing ingested yet from landing/{where}"
+
+
+def _waiting_message(missing: list[str], roots: list[str], declared: list[TableDef]) -> str:
+    """The event message of a table whose inputs `missing` were never built, waiting on
+    `roots` (`waiting_reason` reads them back)."""
+    why = "; ".join(_waiting_for(r, declared) for r in roots)
+    return f"inputs never built: {', '.join(missing)} ({why})"
+
+
+def waiting_reason(message: str) -> str:
+    """Where the wait of a waiting table starts, from its event message (`_waiting_message`):
+    e.g. "nothing ingested yet from landing/weather/". Tables named alike wait alike."""
+    return message.rpartition(" (")[2].removesuffix(")")
+
+
 def _needs_run(
-    lakehouse: Lakehouse, table: TableDef, full_refresh: bool, quarantine_lock: threading.Lock
+    lakehouse: Lakehouse,
+    table: TableDef,
+    versions: dict[str, int | None],
+    full_refresh: bool,
+    quarantine_lock: threading.Lock,
 ) -> bool:
-    versions = _input_versions(lakehouse, table)
-    if any(v is None for v in versions.values()):
-        return False
+    """Whether `table`, every input of which exists (`versions`: their data versions), is to
+    be built: a full refresh, a first build, new input, an edited definition or a purge that
+    never got its table's commit."""
     if full_refresh or not lakehouse.exists(table.name):
         return True
     meta = lakehouse.commit_metadata(table.name) or {}
