@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -352,6 +352,23 @@ def _declared_tables(settings: Settings) -> list[TableDef]:
         _fail(exc)
 
 
+LockWaitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        min=0,
+        help="seconds to wait for another run on the lakehouse [pipeline.lock_wait_s]",
+    ),
+]
+
+
+def _waiting(settings: Settings, console: Console) -> Callable[[str], None]:
+    """What a writer tells the user when it waits for the run holding the lakehouse."""
+    return lambda holder: console.print(
+        f"waiting up to {settings.pipeline.lock_wait_s:g} s for {holder}", highlight=False
+    )
+
+
 def _run_pipeline(
     settings: Settings, console: Console, full_refresh: bool, engine: str | None
 ) -> None:
@@ -376,10 +393,7 @@ def _run_pipeline(
                 full_refresh=full_refresh,
                 engine=engine,
                 tables=declared,
-                on_wait=lambda holder: console.print(
-                    f"waiting up to {settings.pipeline.lock_wait_s:g} s for {holder}",
-                    highlight=False,
-                ),
+                on_wait=_waiting(settings, console),
                 **callbacks,
             )
     except SparkUnavailable as exc:
@@ -426,14 +440,7 @@ def pipeline_run_cmd(
     engine: Annotated[
         str | None, typer.Option("--engine", help="duckdb (default) or spark")
     ] = None,
-    wait: Annotated[
-        float | None,
-        typer.Option(
-            "--wait",
-            min=0,
-            help="seconds to wait for another run on the lakehouse [pipeline.lock_wait_s]",
-        ),
-    ] = None,
+    wait: LockWaitOpt = None,
 ) -> None:
     """Ingest new landing files into bronze and bring every table up to date."""
     from aerotwin.config import with_section
@@ -600,15 +607,21 @@ def _train_with_progress(
 def _score_and_print(
     settings: Settings, console: Console, component_types: list[str] | None
 ) -> None:
+    """Score with the champions and print the fleet's risk; exits 1 when scoring cannot run
+    or another run holds the lakehouse (then nothing was written)."""
+    from aerotwin.lakehouse.delta import ConcurrentCommit
+    from aerotwin.lakehouse.run_lock import LakehouseBusy
     from aerotwin.scoring.batch import ScoringError, score
     from aerotwin.scoring.report import risk_summary
     from aerotwin.twin.rules import RulesError
 
     try:
         with console.status("scoring the fleet with the champion models"):
-            result = score(settings, component_types)
+            result = score(settings, component_types, on_wait=_waiting(settings, console))
     except ScoringError as exc:
         _fail(exc, code=1, label="scoring failed")
+    except (LakehouseBusy, ConcurrentCommit) as exc:
+        _fail(exc, code=1, label="scoring stopped")
     except RulesError as exc:
         _fail(exc)
     console.print(risk_summary(result))
@@ -642,11 +655,14 @@ def train_cmd(
 
 
 @app.command("score")
-def score_cmd(ctx: typer.Context) -> None:
+def score_cmd(ctx: typer.Context, wait: LockWaitOpt = None) -> None:
     """Score the latest features with the champion models; print the fleet's risk."""
-    _lakehouse(_settings(ctx))
+    from aerotwin.config import with_section
+
+    settings = with_section(_settings(ctx), "pipeline", lock_wait_s=wait)
+    _lakehouse(settings)
     _quiet_mlflow(ctx)
-    _score_and_print(_settings(ctx), Console(), None)
+    _score_and_print(settings, Console(), None)
 
 
 models_app = typer.Typer(no_args_is_help=True, help="Registered risk models in MLflow.")

@@ -9,6 +9,8 @@ rebuilds the views that read them.
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from typing import Any
 
 import pandas as pd
@@ -19,6 +21,7 @@ from aerotwin.cli import app
 from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.run_lock import LakehouseBusy, exclusive_run
 from aerotwin.ml.train_job import train_all
 from aerotwin.pipeline.runner import run_pipeline
 from aerotwin.scoring.batch import score, score_readers
@@ -137,6 +140,42 @@ def test_the_views_follow_the_newest_scoring_run(scored) -> None:  # type: ignor
     assert runs["n"] >= 2
     engines = _view(settings).query("component_type == 'engine'")
     assert (engines["risk_scored_ts"] == second.scored_ts).all()
+
+
+def test_scoring_stops_or_waits_while_another_run_holds_the_lakehouse(scored) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = scored
+    lake = Lakehouse.from_settings(settings)
+    versions = {name: lake.version(name) for name in lake.names()}
+    cli = ["--data-dir", str(settings.data_dir), "score"]
+    with exclusive_run(lake, "pipeline run holder00score"):
+        with pytest.raises(LakehouseBusy, match=r"\(pipeline run holder00score, process"):
+            score(settings)
+        shown = CliRunner().invoke(app, [*cli, "--wait", "0.3"])
+    assert shown.exit_code == 1, shown.output
+    assert "waiting up to 0.3 s for pipeline run holder00score" in shown.output
+    assert "scoring stopped: lakehouse " in shown.output and "after waiting 0.3 s" in shown.output
+    assert "Traceback" not in shown.output
+    assert {name: lake.version(name) for name in lake.names()} == versions  # nothing written
+
+    held, release = threading.Event(), threading.Event()
+
+    def earlier_run() -> None:
+        with exclusive_run(lake, "pipeline run holder01score"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=earlier_run)
+    holder.start()
+    assert held.wait(10)
+    threading.Timer(0.5, release.set).start()
+    started = time.monotonic()
+    # The views' refresh runs under the lock score holds, without taking it a second time.
+    result = score(with_section(settings, "pipeline", lock_wait_s=30))
+    assert time.monotonic() - started >= 0.5
+    holder.join()
+    assert {COMPONENT_VIEW, ENGINE_VIEW, SUMMARY} <= set(result.versions)
+    engines = _view(settings).query("component_type == 'engine'")
+    assert (engines["risk_scored_ts"] == result.scored_ts).all()
 
 
 def test_whatif_reports_risk_before_and_after_from_the_champion(scored) -> None:  # type: ignore[no-untyped-def]

@@ -80,6 +80,7 @@ def run_pipeline(
     on_start: Callable[[TableDef], None] | None = None,
     on_done: Progress | None = None,
     on_wait: Callable[[str], None] | None = None,
+    lock_held: bool = False,
 ) -> RunResult:
     """Run every declared table in dependency order.
 
@@ -89,7 +90,8 @@ def run_pipeline(
 
     `engine` is a name (duckdb / spark) or an open Engine (tests share one Spark session).
     Another run holding the lakehouse is waited for up to `pipeline.lock_wait_s` seconds;
-    `on_wait` is told once whom for.
+    `on_wait` is told once whom for. `lock_held`: the caller holds the lakehouse's run lock
+    (`exclusive_run`) already, as `aerotwin score` does while it refreshes the views it feeds.
     """
     # One Lakehouse for the run and its engine, so the engine's commits move the run's view
     # on: an open engine's own, else one that only the run's commits move on (snapshot).
@@ -97,6 +99,8 @@ def run_pipeline(
         settings, snapshot=True
     )
     run_id = uuid.uuid4().hex[:12]
+    if lock_held:
+        return _run(settings, lakehouse, run_id, full_refresh, engine, tables, on_start, on_done)
     wait_s = settings.pipeline.lock_wait_s
     with exclusive_run(lakehouse, f"pipeline run {run_id}", wait_s, on_wait):  # before any read
         return _run(settings, lakehouse, run_id, full_refresh, engine, tables, on_start, on_done)

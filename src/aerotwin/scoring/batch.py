@@ -6,13 +6,15 @@ written: a missing or unloadable model stops the run with a clear error and no t
 The tables written are declared in `aerotwin.twin.risk_tables` (names, keys, schemas); after
 writing them, the pipeline tables that read them (twin views, aircraft summary) are rebuilt
 through their declarations by the runner, so a later pipeline run keeps the same risk.
+A scoring run is a writer like a pipeline run: it holds the lakehouse's run lock from before
+it reads the features until the views are rebuilt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,6 +22,7 @@ import pyarrow as pa
 
 from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.run_lock import exclusive_run
 from aerotwin.ml.drift import drift_frame
 from aerotwin.ml.model import RiskModel
 from aerotwin.pipeline.definitions import TableDef
@@ -179,6 +182,7 @@ def score(
     settings: Settings,
     component_types: Iterable[str] | None = None,
     write: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ScoringResult:
     """Score every component type that has a feature table; write the result tables.
 
@@ -186,7 +190,23 @@ def score(
     the holdout could not measure) are skipped (listed in `skipped`); named types must all
     have a champion. Raises ScoringError, before writing anything, when there is nothing to
     score or a champion is missing or cannot be loaded.
+
+    With `write`, the run holds the lakehouse's run lock throughout; another run holding it
+    is waited for up to `pipeline.lock_wait_s` seconds (`on_wait` is told once whom for),
+    then LakehouseBusy, before anything is read or written.
     """
+    if not write:
+        return _score(settings, component_types)
+    lake = Lakehouse.from_settings(settings)
+    wait_s = settings.pipeline.lock_wait_s
+    with exclusive_run(lake, "aerotwin score", wait_s, on_wait):
+        result = _score(settings, component_types)
+        result.versions = write_results(settings, result)
+    return result
+
+
+def _score(settings: Settings, component_types: Iterable[str] | None) -> ScoringResult:
+    """The scoring run's result, computed from the lakehouse and the champions; no writes."""
     from aerotwin.twin.features import feature_table
 
     lake = Lakehouse.from_settings(settings)
@@ -223,7 +243,7 @@ def score(
     if components.empty:
         raise ScoringError("the feature tables have no rows to score")
     components["run_id"] = run_id
-    result = ScoringResult(
+    return ScoringResult(
         run_id,
         scored_ts,
         components,
@@ -231,9 +251,6 @@ def score(
         pd.concat(drifts, ignore_index=True),
         skipped=skipped,
     )
-    if write:
-        result.versions = write_results(settings, result)
-    return result
 
 
 def _arrow(frame: pd.DataFrame, name: str) -> pa.Table:
@@ -249,7 +266,8 @@ def _arrow(frame: pd.DataFrame, name: str) -> pa.Table:
 def write_results(settings: Settings, result: ScoringResult) -> dict[str, int]:
     """Append the run to the score tables, rebuild model_performance, refresh the twin views.
 
-    Returns the new version of every table written, views included.
+    The caller holds the lakehouse's run lock (`exclusive_run`). Returns the new version of
+    every table written, views included.
     """
     lake = Lakehouse.from_settings(settings)
     views = score_readers(settings)  # declarations first: a bad rules file stops before writing
@@ -281,13 +299,14 @@ def score_readers(settings: Settings) -> list[TableDef]:
 
 
 def refresh_views(settings: Settings, tables: list[TableDef]) -> dict[str, int]:
-    """Run `tables` (the score readers) through the pipeline runner; their new versions.
+    """Run `tables` (the score readers) through the pipeline runner, under the run lock the
+    caller holds; their new versions.
 
     A table whose other inputs do not exist yet (no pipeline run so far) is left alone.
     """
     from aerotwin.pipeline.runner import run_pipeline
 
-    result = run_pipeline(settings, tables=tables)
+    result = run_pipeline(settings, tables=tables, lock_held=True)
     return {t.table_name: t.table_version for t in result.changed if t.table_version is not None}
 
 
