@@ -84,3 +84,30 @@ def test_a_prediction_before_a_prevented_failure_is_not_judged() -> None:
     assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (0, 1, 0, 1)
     # Without the repairs, C1's alert would count as a false alarm.
     assert len(outcomes(predictions, failures, as_of=T0 + 30 * day)) == 3
+
+
+def test_a_prediction_scored_again_counts_once() -> None:
+    day = pd.Timedelta(days=1)
+    once = pd.DataFrame(
+        {
+            "component_id": ["C1", "C2"],
+            "component_type": "engine",
+            "model_version": 3,
+            "feature_ts": [T0, T0],
+            "horizon_days": 14,
+            "predicted_alert": [False, True],
+        }
+    )
+    # Three scoring runs on the same feature rows, then a new model scores them once more.
+    runs = [once.assign(scored_ts=T0 + (k + 1) * pd.Timedelta(hours=1)) for k in range(3)]
+    newer = once.assign(scored_ts=T0 + 5 * day, model_version=4)
+    predictions = pd.concat([*runs, newer], ignore_index=True)
+    failures = pd.DataFrame({"component_id": ["C1"], "failure_ts": [T0 + 5 * day]})
+    matured = outcomes(predictions, failures, as_of=T0 + 25 * day)
+    assert len(matured) == 4  # per component, feature row and model version: the latest run
+    assert set(matured.loc[matured["model_version"] == 3, "scored_ts"]) == {
+        T0 + 3 * pd.Timedelta(hours=1)
+    }
+    perf = performance_over_time(matured).set_index("model_version")
+    assert perf.loc[3, ["predictions", "tp", "fp", "fn", "tn"]].tolist() == [2, 0, 1, 1, 0]
+    assert perf.loc[4, ["predictions", "tp", "fp", "fn", "tn"]].tolist() == [2, 0, 1, 1, 0]

@@ -5,6 +5,8 @@ component failed); only matured predictions count, so recent ones never look lik
 Nor does a prediction whose horizon holds a repair or replacement that was not a failure
 (a defect found in time): whether the part would have failed is not known, as in training
 (`labels.outcome_known`), so an alert before a prevented failure is not a false alarm.
+Each scoring run appends its predictions, and a run with no new features scores the same
+rows again: a prediction counts once per component, feature row and model version.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import pandas as pd
 
 from aerotwin.ml.labels import label_snapshots, outcome_known
 
+# One prediction: the same component, feature row and model give the same risk in any run.
+PREDICTION_KEY = ["component_id", "feature_ts", "model_version"]
 PERFORMANCE_COLUMNS = [
     "component_type",
     "model_version",
@@ -38,8 +42,13 @@ def outcomes(
 
     `interventions` (component_id, event_ts): repairs and replacements not caused by a
     failure; a prediction without a failure but with one of them in its horizon is left out.
+    Of the predictions of one component, feature row and model version (the same row scored
+    by several runs), only the latest (by scored_ts when given, else the last) is kept.
     """
-    frame = predictions.rename(columns={"feature_ts": "snapshot_ts"})
+    if "scored_ts" in predictions.columns:
+        predictions = predictions.sort_values("scored_ts", kind="stable")
+    latest = predictions.drop_duplicates(PREDICTION_KEY, keep="last")
+    frame = latest.rename(columns={"feature_ts": "snapshot_ts"})
     parts = []
     for horizon, group in frame.groupby("horizon_days"):
         labelled = label_snapshots(group, failures, int(horizon))

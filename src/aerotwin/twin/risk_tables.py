@@ -94,7 +94,8 @@ DESCRIPTIONS = {
     AIRCRAFT_SCORES: "per aircraft and scoring run: highest risk, worst component, alert count",
     PREDICTIONS: "every prediction with threshold and horizon, later joined to failures",
     FEATURE_DRIFT: "per scoring run and feature: PSI and out-of-training-range share",
-    MODEL_PERFORMANCE: "matured predictions: confusion counts and metrics per model and week",
+    MODEL_PERFORMANCE: "matured predictions, each once however many runs scored it: "
+    "confusion counts and metrics per model and week",
 }
 
 
