@@ -362,6 +362,14 @@ LockWaitOpt = Annotated[
 ]
 
 
+def _or_disk_errors(*errors: type[Exception]) -> tuple[type[Exception], ...]:
+    """`errors` and what a disk full or a folder a writer may not write raises: the operating
+    system's error (naming the file), or DuckDB's IOException when DuckDB wrote the file."""
+    import duckdb
+
+    return (*errors, OSError, duckdb.IOException)
+
+
 def _waiting(settings: Settings, console: Console) -> Callable[[str], None]:
     """What a writer tells the user when it waits for the run holding the lakehouse."""
     return lambda holder: console.print(
@@ -374,8 +382,6 @@ def _run_pipeline(
 ) -> None:
     """Run the pipeline with per-table progress; exits 1 when an expectation fails the run,
     another run or writer is at work on the same tables, or the disk refuses a write."""
-    import duckdb
-
     from aerotwin.lakehouse.delta import ConcurrentCommit
     from aerotwin.lakehouse.run_lock import LakehouseBusy
     from aerotwin.lakehouse.spark_runtime import SparkUnavailable
@@ -386,6 +392,9 @@ def _run_pipeline(
     from aerotwin.pipeline.runner import run_pipeline
 
     declared = _declared_tables(settings)
+    stopped = _or_disk_errors(
+        ExpectationFailed, LakehouseBusy, ConcurrentCommit, LandingLayoutError
+    )
     try:
         with table_progress(console, len(declared)) as callbacks:
             result = run_pipeline(
@@ -398,15 +407,7 @@ def _run_pipeline(
             )
     except SparkUnavailable as exc:
         _fail(exc)
-    # OSError and IOException: a disk full or a folder the run may not write.
-    except (
-        ExpectationFailed,
-        LakehouseBusy,
-        ConcurrentCommit,
-        LandingLayoutError,
-        OSError,
-        duckdb.IOException,
-    ) as exc:
+    except stopped as exc:
         _fail(exc, code=1, label="pipeline stopped")
     except RunInterrupted as exc:
         _fail(
@@ -510,6 +511,7 @@ def optimize_cmd(
     if not chosen:  # nothing to take the lock for, nor a folder to create it in
         console.print("no table yet: nothing to optimize", highlight=False)
         return
+    stopped = _or_disk_errors(LakehouseBusy)
     try:
         with (
             exclusive_run(lakehouse, "aerotwin optimize"),
@@ -522,7 +524,7 @@ def optimize_cmd(
                 retain_hours=retain_hours,
                 on_table=lambda _: progress.advance(task),
             )
-    except LakehouseBusy as exc:
+    except stopped as exc:
         _fail(exc, code=1)
     console.print(maintenance_table(done))
 
@@ -607,20 +609,21 @@ def _train_with_progress(
 def _score_and_print(
     settings: Settings, console: Console, component_types: list[str] | None
 ) -> None:
-    """Score with the champions and print the fleet's risk; exits 1 when scoring cannot run
-    or another run holds the lakehouse (then nothing was written)."""
+    """Score with the champions and print the fleet's risk; exits 1 when scoring cannot run,
+    another run holds the lakehouse (then nothing was written) or the disk refuses a write."""
     from aerotwin.lakehouse.delta import ConcurrentCommit
     from aerotwin.lakehouse.run_lock import LakehouseBusy
     from aerotwin.scoring.batch import ScoringError, score
     from aerotwin.scoring.report import risk_summary
     from aerotwin.twin.rules import RulesError
 
+    stopped = _or_disk_errors(LakehouseBusy, ConcurrentCommit)
     try:
         with console.status("scoring the fleet with the champion models"):
             result = score(settings, component_types, on_wait=_waiting(settings, console))
     except ScoringError as exc:
         _fail(exc, code=1, label="scoring failed")
-    except (LakehouseBusy, ConcurrentCommit) as exc:
+    except stopped as exc:
         _fail(exc, code=1, label="scoring stopped")
     except RulesError as exc:
         _fail(exc)

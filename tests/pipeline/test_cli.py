@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import resource
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +18,7 @@ from aerotwin.cli import app
 from aerotwin.config import Settings, load_settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.run_lock import LOCK_FILE
 from aerotwin.pipeline.events import TableRun, append_events
 
 runner = CliRunner()
@@ -229,6 +233,52 @@ def test_a_write_the_disk_refuses_stops_the_run_in_one_line(fresh_landing: Setti
     assert "Traceback" not in out
     code, out = _cli(fresh_landing, "pipeline", "history")
     assert "failed bronze_airports: [Errno 17] File exists" in out
+
+
+def _cli_with_file_limit(data_dir: Path, limit: int, *args: str) -> tuple[int, str]:
+    """The command in a process whose files may not grow past `limit` bytes: the kernel
+    refuses the write (EFBIG) as a full disk does (ENOSPC), for root too and with no mount."""
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
+    done = subprocess.run(
+        [*command, "--data-dir", str(data_dir), *args],
+        preexec_fn=limit_files,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_disk_that_refuses_a_write_stops_optimize_and_run_in_one_line_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "landing").mkdir(parents=True)
+    lakehouse = Lakehouse(str(data_dir / "lakehouse"))
+    for day in range(2):  # two small files: optimize compacts them into one
+        lakehouse.write("flights", pa.table({"day": [day] * 3000, "n": range(3000)}), "append")
+    version = lakehouse.version("flights")
+    lock = data_dir / "lakehouse" / LOCK_FILE
+    for command in (["pipeline", "run"], ["optimize"]):  # the lock file: the first write
+        code, out = _cli_with_file_limit(data_dir, 0, *command)
+        assert code == 1, out
+        (line,) = out.strip().splitlines()
+        assert line.endswith(f": [Errno 27] File too large: '{lock}'"), out
+    code, out = _cli_with_file_limit(data_dir, 4096, "optimize")  # the compacted file
+    assert code == 1, out
+    (line,) = out.strip().splitlines()
+    assert line.startswith("error: IO Error: ") and "File too large" in line, out
+    assert lakehouse.version("flights") == version
+    # A folder where the lock file goes: refused, as a read-only folder would be but for root.
+    lock.unlink()
+    lock.mkdir()
+    result = runner.invoke(app, ["--data-dir", str(data_dir), "optimize"])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"error: [Errno 21] Is a directory: '{lock}'\n"
 
 
 def test_optimize_with_no_table_says_so_and_creates_nothing(tmp_path: Path) -> None:

@@ -46,24 +46,46 @@ def exclusive_run(
     if root is None:
         yield
         return
-    root.mkdir(parents=True, exist_ok=True)
-    # "a+": opening must not erase the holder's description before the lock is ours.
-    with open(root / LOCK_FILE, "a+", encoding="utf-8") as handle:
+    path = root / LOCK_FILE
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # "a+": opening must not erase the holder's description before the lock is ours.
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (the with below closes it)
+    except OSError as exc:
+        raise _naming(exc, path) from None
+    with handle:
         _acquire(handle, lakehouse.root, wait_s, on_wait)
-        handle.seek(0)
-        handle.truncate()
         holder = {
             "run": run,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         }
-        handle.write(json.dumps(holder))
-        handle.flush()
+        try:
+            _write(handle, json.dumps(holder))
+        except OSError as exc:  # a full disk: the error names no file of itself
+            raise _naming(exc, path) from None
         try:
             yield
         finally:
-            handle.truncate(0)  # the lock itself goes with the file's closing
+            os.ftruncate(handle.fileno(), 0)  # the lock itself goes with the file's closing
+
+
+def _write(handle: IO[str], text: str) -> None:
+    """Replace the file's content with `text`, unbuffered: a write the disk refuses fails
+    here, not again when the file is closed."""
+    os.ftruncate(handle.fileno(), 0)
+    data = text.encode("utf-8")
+    while data:
+        data = data[os.write(handle.fileno(), data) :]
+
+
+def _naming(exc: OSError, path: object) -> OSError:
+    """`exc` naming `path` (a write's error names no file): "[Errno 28] No space left on
+    device: '.../_pipeline.lock'"."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, exc.strerror, str(path))
 
 
 def _acquire(
