@@ -10,7 +10,7 @@ def test_toml_file_and_env_precedence(tmp_path: Path, monkeypatch: pytest.Monkey
     cfg.write_text('data_dir = "x"\n[sim]\naircraft = 7\ndays = 3\n')
     monkeypatch.setenv("AEROTWIN_SIM__DAYS", "9")
     s = load_settings(cfg)
-    assert s.data_dir == Path("x")
+    assert s.data_dir == tmp_path / "x"  # relative to the file's folder
     assert s.sim.aircraft == 7
     assert s.sim.days == 9  # environment wins over the file
 
@@ -73,3 +73,41 @@ def test_a_variable_that_sets_no_key_or_holds_no_json_is_refused(
     monkeypatch.setenv("AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS", "notjson")
     with pytest.raises(SettingsError, match=r"a JSON object, e\.g\. AEROTWIN_LAKEHOUSE__STORAGE"):
         load_settings(None, data_dir=tmp_path)
+
+
+def test_relative_paths_in_a_settings_file_are_relative_to_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "aerotwin.toml").write_text(
+        'data_dir = "data"\n[sim]\nreference_dir = "ref"\n[lakehouse]\nroot = "lake"\n'
+        '[twin]\nrules_file = "rules.yaml"\n'
+        '[ml]\ntracking_uri = "sqlite:///ml/mlflow.db"\nregistry_uri = "databricks-uc"\n'
+    )
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    cfg = Path("../conf/aerotwin.toml")
+    s = load_settings(cfg)
+    assert s.data_dir == conf / "data" and s.sim.reference_dir == conf / "ref"
+    assert s.lakehouse_root == str(conf / "lake") and s.twin.rules_file == conf / "rules.yaml"
+    assert s.mlflow_tracking_uri == f"sqlite:///{conf}/ml/mlflow.db"
+    assert s.ml.registry_uri == "databricks-uc"  # not a path
+    assert s.origin("twin.rules_file") == str(cfg) and s.origin("sim.aircraft") == "the defaults"
+    # From a variable or an option: relative to the working directory, as typed.
+    monkeypatch.setenv("AEROTWIN_TWIN__RULES_FILE", "mine.yaml")
+    s = load_settings(cfg, data_dir=Path("d"))
+    assert s.twin.rules_file == Path("mine.yaml") and s.data_dir == Path("d")
+    assert s.origin("twin.rules_file") == "AEROTWIN_TWIN__RULES_FILE"
+    assert s.origin("data_dir") == "command-line options"
+    s = with_section(s, "sim", reference_dir=Path("r"))
+    assert (
+        s.sim.reference_dir == Path("r") and s.origin("sim.reference_dir") == "command-line options"
+    )
+    assert s.origin("twin.rules_file") == "AEROTWIN_TWIN__RULES_FILE"
+    # An object store's root and an absolute path are left as they are.
+    (conf / "aerotwin.toml").write_text(
+        f'data_dir = "{tmp_path}"\n[lakehouse]\nroot = "s3://b/x"\n'
+    )
+    s = load_settings(cfg)
+    assert s.data_dir == tmp_path and s.lakehouse_root == "s3://b/x"

@@ -2,7 +2,9 @@
 
 Precedence, highest first: environment variables (AEROTWIN_SIM__AIRCRAFT=10), the TOML file
 (`aerotwin.toml` in the working directory, or the file named by --config / AEROTWIN_CONFIG),
-then the defaults below. Nothing is read at import time: entry points call `load_settings`.
+then the defaults below. A relative path in the file is relative to the file's folder; one
+in a variable or an option, to the working directory. Nothing is read at import time: entry
+points call `load_settings`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -164,6 +166,13 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     twin: TwinSettings = Field(default_factory=TwinSettings)
     ml: MlSettings = Field(default_factory=MlSettings)
+    # Where each key that is not a default came from ("twin.rules_file": "/x/aerotwin.toml").
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def origin(self, key: str) -> str:
+        """Where the value of `key` (e.g. "twin.rules_file") came from: its AEROTWIN_*
+        variable, the settings file, "command-line options" or "the defaults"."""
+        return self._origins.get(key, "the defaults")
 
     @field_validator("data_dir")
     @classmethod
@@ -206,6 +215,12 @@ class Settings(BaseSettings):
 
 
 ENV_PREFIX = "AEROTWIN_"
+OPTIONS = "command-line options"
+# Keys that hold a local path (lakehouse.root: unless it is a URI); in the MLflow URIs, the
+# path of a sqlite:/// one. A relative one in a settings file is put under the file's folder.
+PATH_KEYS = ("data_dir", "sim.reference_dir", "lakehouse.root", "twin.rules_file")
+URI_KEYS = ("ml.tracking_uri", "ml.registry_uri")
+SQLITE = "sqlite:///"
 # Read by the command line (--config) and by Spark's jar fetcher, not settings.
 OTHER_VARIABLES = frozenset({"AEROTWIN_CONFIG", "AEROTWIN_IVY_DIR"})
 
@@ -244,18 +259,62 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     )
 
 
-def _describe(error: ValidationError, source: str, environ: Mapping[str, str]) -> str:
+def _describe(error: ValidationError, origins: Mapping[str, str], source: str) -> str:
+    """Each bad key with the reason and where its value came from (`origins`, else `source`)."""
     lines = ["invalid settings:"]
-    set_by_env = {v.upper() for v in environ}
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(root)"
         message = str(item["msg"]).removeprefix("Value error, ")
         reason = "unknown key" if item["type"] == "extra_forbidden" else message
-        # Environment variables win over the file: name the one that gave the value.
-        variable = _variable(item["loc"])
-        origin = variable if variable in set_by_env else source
+        origin = origins.get(key, source)
         lines.append(f"  {key}: {reason} (got {item.get('input')!r}, from {origin})")
     return "\n".join(lines)
+
+
+def _keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of nested `data` ("sim.aircraft")."""
+    keys = []
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        keys += _keys(value, f"{key}.") if isinstance(value, Mapping) else [key]
+    return keys
+
+
+def _origins(
+    file_data: Mapping[str, Any],
+    source: str,
+    overrides: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> dict[str, str]:
+    """Where each key set came from, in precedence order: variables win over options and
+    the file (`settings_customise_sources`), options over the file."""
+    found = dict.fromkeys(_keys(file_data), source)
+    found |= dict.fromkeys(_keys(overrides), OPTIONS)
+    for variable in environ:
+        name = variable.upper()
+        if name.startswith(ENV_PREFIX) and name not in OTHER_VARIABLES:
+            found[name.removeprefix(ENV_PREFIX).lower().replace("__", ".")] = variable
+    return found
+
+
+def _under_folder(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A settings file's `data` with each relative path of PATH_KEYS and URI_KEYS put under
+    `folder` (the file's own), so the file means the same from any working directory."""
+    for key in (*PATH_KEYS, *URI_KEYS):
+        *sections, name = key.split(".")
+        table: Any = data
+        for section in sections:
+            table = table.get(section) if isinstance(table, dict) else None
+        value = table.get(name) if isinstance(table, dict) else None
+        if not isinstance(value, str):
+            continue
+        scheme = SQLITE if key in URI_KEYS else ""
+        if not value.startswith(scheme):
+            continue  # an MLflow URI of another kind (http://, databricks) is not a path
+        path = value.removeprefix(scheme)
+        if path and "://" not in path and not Path(path).is_absolute():
+            table[name] = scheme + str(folder / path)
+    return data
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -274,6 +333,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             raise SettingsError(f"settings file not found: {path}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"invalid TOML in {path}: {exc}") from exc
+        data = _under_folder(data, Path(os.path.abspath(path)).parent)  # ".." collapsed
+    origins = _origins(data, source, overrides, os.environ)
     data.update(overrides)
     unknown = unknown_variables(os.environ)
     if unknown:
@@ -283,22 +344,28 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             + "\n  (a section and its key are joined by two underscores: AEROTWIN_SIM__AIRCRAFT)"
         )
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, source, os.environ)) from None
+        raise SettingsError(_describe(exc, origins, source)) from None
     except PydanticSettingsError as exc:
         # A mapping set by a variable must be JSON: pydantic-settings' own error names no variable.
         raise SettingsError(
             f"invalid settings: {exc} (a mapping in an AEROTWIN_* variable is a JSON object, "
             'e.g. AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS=\'{"AWS_REGION": "eu-west-1"}\')'
         ) from None
+    settings._origins = origins
+    return settings
 
 
 def with_section(settings: Settings, section: str, **changes: Any) -> Settings:
     """A copy of settings with some keys of one section changed, validated again."""
     merged = settings.model_dump()
-    merged[section] = {**merged[section], **{k: v for k, v in changes.items() if v is not None}}
+    given = {k: v for k, v in changes.items() if v is not None}
+    merged[section] = {**merged[section], **given}
+    origins = settings._origins | dict.fromkeys((f"{section}.{k}" for k in given), OPTIONS)
     try:
-        return Settings.model_validate(merged)
+        changed = Settings.model_validate(merged)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, "command-line options", {})) from None
+        raise SettingsError(_describe(exc, origins, OPTIONS)) from None
+    changed._origins = origins
+    return changed

@@ -200,14 +200,24 @@ def test_sql_without_a_statement_or_a_result_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "\n1 row(s)\n" in result.output  # the caption on one line
 
 
-def test_a_missing_rules_file_stops_the_run_with_its_name(tmp_path: Path) -> None:
-    rules = tmp_path / "no-such-rules.yaml"
-    config = tmp_path / "aerotwin.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[twin]\nrules_file = "{rules}"\n')
-    (tmp_path / "data" / "landing").mkdir(parents=True)
+def test_a_missing_rules_file_stops_the_run_with_its_name_key_and_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "project" / "aerotwin.toml"
+    (config.parent / "data" / "landing").mkdir(parents=True)
+    config.write_text('data_dir = "data"\n[twin]\nrules_file = "no-such-rules.yaml"\n')
+    monkeypatch.chdir(tmp_path)  # not the file's folder: its paths are relative to its folder
     result = runner.invoke(app, ["--config", str(config), "pipeline", "run"])
     assert result.exit_code == 2, result.output
-    assert f"error: {rules}: rules file not found" in result.output
+    rules = config.parent / "no-such-rules.yaml"
+    expected = f"error: {rules}: rules file not found (twin.rules_file, from {config})\n"
+    assert result.output == expected
+    monkeypatch.setenv("AEROTWIN_TWIN__RULES_FILE", "mine.yaml")
+    result = runner.invoke(app, ["--config", str(config), "pipeline", "run"])
+    expected = (
+        "error: mine.yaml: rules file not found (twin.rules_file, from AEROTWIN_TWIN__RULES_FILE)"
+    )
+    assert result.output == expected + "\n"
 
 
 def test_a_damaged_table_log_stops_each_command_with_the_table_named(tmp_path: Path) -> None:

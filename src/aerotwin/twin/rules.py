@@ -90,19 +90,26 @@ def rules_path(settings: Any | None) -> Path:
 
 
 def load_rules(settings: Any | None = None, path: Path | None = None) -> RuleSet:
-    """Read and validate the rules file (`path`, else settings, else bundled); RulesError."""
+    """Read and validate the rules file (`path`, else settings, else bundled); RulesError.
+
+    A file the settings name that cannot be read is reported with the key and where its
+    value came from: "/x/rules.yaml: rules file not found (twin.rules_file, from /x/a.toml)".
+    """
     source = path or rules_path(settings)
+    setting = ""
+    if path is None and settings is not None and settings.twin.rules_file:
+        setting = f" (twin.rules_file, from {settings.origin('twin.rules_file')})"
     try:
         text = Path(source).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RulesError(f"{source}: rules file not found") from None
+        raise RulesError(f"{source}: rules file not found{setting}") from None
     except IsADirectoryError:
-        raise RulesError(f"{source}: a folder, not a rules file") from None
+        raise RulesError(f"{source}: a folder, not a rules file{setting}") from None
     except UnicodeDecodeError as exc:
         line = Path(source).read_bytes()[: exc.start].count(b"\n") + 1
         raise RulesError(f"{source}:{line}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
-        raise RulesError(f"{source}: cannot read the rules file: {exc.strerror}") from None
+        raise RulesError(f"{source}: cannot read the rules file: {exc.strerror}{setting}") from None
     return parse_rules(text, str(source))
 
 
