@@ -26,7 +26,8 @@ def risk_summary(result: ScoringResult, top: int = 10) -> Table:
     for row in result.aircraft.head(top).itertuples():
         table.add_row(
             str(row.aircraft_id),
-            f"{row.max_risk_score:.3f}",
+            # 3 significant digits: a risk above a small threshold (0.00035) never reads 0.000.
+            f"{row.max_risk_score:.3g}",
             str(row.worst_component_id),
             str(row.worst_component_type),
             str(row.predicted_alerts),
