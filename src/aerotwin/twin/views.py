@@ -58,7 +58,7 @@ FROM (
 
 def installed_sql() -> str:
     """SQL: each replaced component's serial and install date, from its latest replacement."""
-    # The components reference keeps the first part's serial; a replacement installs a new one.
+    # The simulator's reference keeps the first part's serial; a replacement installs a new one.
     return """SELECT component_id, new_serial, event_date AS installed_date
 FROM (
   SELECT m.component_id, m.new_serial, m.event_date,
@@ -68,10 +68,14 @@ FROM (
 ) AS p WHERE __rn = 1"""
 
 
-# The installed part: the latest replacement's when there is one, else the reference's.
-SERIAL = "CASE WHEN p.component_id IS NULL THEN c.serial ELSE p.new_serial END AS serial"
+# The installed part: the latest replacement's, unless the reference's part is as new or
+# newer (a reference exported after the replacements on record, which names what they fitted).
+REFERENCE_PART = (
+    "p.component_id IS NULL OR p.new_serial = c.serial OR p.installed_date < c.install_date"
+)
+SERIAL = f"CASE WHEN {REFERENCE_PART} THEN c.serial ELSE p.new_serial END AS serial"
 INSTALL_DATE = (
-    "CASE WHEN p.component_id IS NULL THEN c.install_date ELSE p.installed_date END AS install_date"
+    f"CASE WHEN {REFERENCE_PART} THEN c.install_date ELSE p.installed_date END AS install_date"
 )
 
 
