@@ -41,14 +41,13 @@ def inputs() -> dict[str, list[dict]]:
             }
         )
     maintenance = [
-        {"component_id": "A-ENG1", "event_ts": T0 + dt.timedelta(days=10, hours=20),
-         "event_type": "inspection"},
-        {"component_id": "A-ENG1", "event_ts": T0 + dt.timedelta(days=20, hours=20),
-         "event_type": "replacement"},
-    ]  # fmt: skip
+        event("E1", 10, "inspection", "SN-1", "SN-1"),
+        event("E2", 20, "replacement", "SN-1", "SN-2"),
+    ]
     components = [
         {"component_id": "A-ENG1", "aircraft_id": "A", "component_type": "engine",
-         "install_date": dt.date(2025, 1, 1), "hours_since_new": 1000.0, "cycles_since_new": 500}
+         "serial": "SN-1", "install_date": dt.date(2025, 1, 1), "hours_since_new": 1000.0,
+         "cycles_since_new": 500, "as_of_date": T0.date()}
     ]  # fmt: skip
     return {
         "telemetry_engine": readings,
@@ -57,6 +56,15 @@ def inputs() -> dict[str, list[dict]]:
         "maintenance_events": maintenance,
         "components": components,
     }
+
+
+def event(event_id: str, day: int, kind: str, old: str, new: str) -> dict:
+    """A maintenance event of A-ENG1 finished at 20:00 on `day`, after that day's flight."""
+    # The part's age then: 1000 h and 500 cycles at T0, one 2-hour flight a day since.
+    return {"event_id": event_id, "component_id": "A-ENG1", "event_type": kind,
+            "event_ts": T0 + dt.timedelta(days=day, hours=20), "old_serial": old,
+            "new_serial": new, "hours_since_new_before": 1000.0 + 2.0 * (day + 1),
+            "cycles_since_new_before": 500 + day + 1}  # fmt: skip
 
 
 def compute(data: dict[str, list[dict]]) -> dict[dt.datetime, dict]:
@@ -82,13 +90,7 @@ def test_changing_data_after_t_changes_no_feature_at_t() -> None:
     changed["weather"] = [
         {**w, "storm": True} if w["weather_date"] > CUT.date() else w for w in changed["weather"]
     ]
-    changed["maintenance_events"].append(
-        {
-            "component_id": "A-ENG1",
-            "event_ts": CUT + dt.timedelta(hours=1),
-            "event_type": "replacement",
-        }
-    )
+    changed["maintenance_events"].append(event("E3", 25, "replacement", "SN-2", "SN-3"))
     after = compute(changed)
     assert len(base) == len(after) == DAYS
     for ts, row in base.items():
@@ -135,3 +137,61 @@ def test_usage_maintenance_and_exposure() -> None:
     assert at["storm_flights_30d"] == sum(1 for d in range(25) if d % 7 == 0)
     assert at["turbulence_7d"] == pytest.approx(sum(0.1 * (d % 5) for d in range(18, 25)) / 7)
     assert at["avg_wind_kt_7d"] == 10.0
+
+
+def day_date(day: int) -> dt.date:
+    return (T0 + dt.timedelta(days=day)).date()
+
+
+def exported(day: int, **changes: object) -> dict[str, list[dict]]:
+    """The inputs with the components reference exported as of the start of `day`."""
+    data = inputs()
+    data["components"][0].update(as_of_date=day_date(day), **changes)
+    return data
+
+
+def test_a_reference_exported_on_a_later_day_gives_the_same_ages() -> None:
+    base = compute(inputs())
+    # Days 0..4 flown by day 5 (before the inspection), 0..14 by day 15 (after it).
+    for day in (5, 15):
+        later = exported(day, hours_since_new=1000.0 + 2.0 * day, cycles_since_new=500 + day)
+        assert compute(later) == base, day
+
+
+def test_a_reference_listing_the_serial_a_replacement_fitted() -> None:
+    """Readings before the replacement are of the part it removed: aged from the event."""
+    base = compute(inputs())
+    # SN-2 went on at day 20, 20:00; flights of days 21..29 by day 30.
+    rows = compute(
+        exported(30, serial="SN-2", install_date=day_date(20), hours_since_new=18.0,
+                 cycles_since_new=9)
+    )  # fmt: skip
+    inspection = T0 + dt.timedelta(days=10, hours=20)
+    for ts, row in base.items():
+        # The removed part's install date is not on record: its days count from maintenance.
+        expected = {**row, "days_since_maint": None} if ts < inspection else row
+        assert rows[ts] == expected, ts
+
+
+def test_readings_before_the_reference_serial_was_installed_are_not_its_own() -> None:
+    """No replacement event on record: the earlier part's age is unknown, never negative."""
+    base = compute(inputs())
+    data = exported(
+        30, serial="SN-2", install_date=day_date(21), hours_since_new=18.0, cycles_since_new=9
+    )
+    data["maintenance_events"] = data["maintenance_events"][:1]  # the inspection of day 10
+    rows = compute(data)
+    installed = T0 + dt.timedelta(days=21)
+    inspection = T0 + dt.timedelta(days=10, hours=20)
+    for ts, row in rows.items():
+        usage = (row["component_age_hours"], row["cycles_since_maint"], row["days_since_maint"])
+        if ts >= installed:  # SN-2: 2 h a flight since day 21, the day it was installed
+            assert usage == (
+                base[ts]["component_age_hours"],
+                base[ts]["cycles_since_maint"],
+                pytest.approx((ts - installed).total_seconds() / 86400),
+            ), ts
+        elif ts > inspection:  # the part before: cycles and days since its inspection
+            assert usage == (None, base[ts]["cycles_since_maint"], base[ts]["days_since_maint"])
+        else:
+            assert usage == (None, None, None), ts

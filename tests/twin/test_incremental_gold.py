@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import math
 import shutil
+from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,3 +93,88 @@ def test_telemetry_landing_before_its_days_flights_and_weather(
         _move(parked, settings.landing_dir, EVENTS, day)
         run_pipeline(settings)
     _assert_same_gold(settings, gold_fleet)
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _rows(folder: Path) -> list[dict[str, str]]:
+    return [r for f in sorted(folder.glob("date=*/*.csv")) for r in _csv(f)]
+
+
+def _export_components(landing: Path, as_of: str) -> dict[str, str]:
+    """Rewrite components.csv as an airline exporting it at the start of `as_of` would: the
+    serial fitted by then, its install date and its age. Returns {component: replacement
+    time} of the replacements before `as_of`, whose earlier readings are of the part removed."""
+    path = landing / "reference" / "components.csv"
+    components = _csv(path)
+    flown: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for f in _rows(landing / "flights"):
+        flown[f["aircraft_id"]].append((f["arrival_ts"], float(f["block_hours"])))
+    fitted = {}  # each component's latest replacement before as_of (ISO text sorts by time)
+    for m in sorted(_rows(landing / "maintenance_events"), key=lambda m: m["event_ts"]):
+        if m["event_type"] == "replacement" and m["event_ts"] < as_of:
+            fitted[m["component_id"]] = m
+    for c in components:
+        event = fitted.get(c["component_id"])
+        since = event["event_ts"] if event else ""
+        usage = [h for ts, h in flown[c["aircraft_id"]] if since < ts < as_of]
+        if event:  # a new part: its age counts from zero at the replacement
+            c.update(serial=event["new_serial"], install_date=event["event_date"])
+            c.update(hours_since_new="0", cycles_since_new="0")
+        c["hours_since_new"] = repr(float(c["hours_since_new"]) + sum(usage))
+        c["cycles_since_new"] = str(int(c["cycles_since_new"]) + len(usage))
+        c["as_of_date"] = as_of
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(components[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(components)
+    return {cid: m["event_ts"] for cid, m in fitted.items()}
+
+
+def test_a_reference_exported_later_with_history_landing_late(
+    small_fleet_landing: tuple[Settings, SimSummary], gold_fleet: Settings, tmp_path: Path
+) -> None:
+    """Today's reference over backfilled history: the same ages as the simulator's reference;
+    flights before its as_of_date and the replacement that fitted a listed serial landing
+    late redo the earlier readings they age, as a one-shot build does."""
+    as_of = "2026-01-15"
+    expected = _copy(small_fleet_landing[0], tmp_path / "expected")
+    replaced = _export_components(expected.landing_dir, as_of)
+    assert replaced  # a replacement before as_of: its serial is the one listed
+    run_pipeline(expected)
+    settings = _copy(small_fleet_landing[0], tmp_path / "data")
+    _export_components(settings.landing_dir, as_of)
+    parked = tmp_path / "parked"
+    _move(settings.landing_dir, parked, ("flights",), "2026-01-10")
+    (day,) = {replaced[c][:10] for c in replaced}
+    _move(settings.landing_dir, parked, ("maintenance_events",), day)
+    run_pipeline(settings)
+    _move(parked, settings.landing_dir, ("flights",), "2026-01-10")
+    _move(parked, settings.landing_dir, ("maintenance_events",), day)
+    run_pipeline(settings)
+    _assert_same_gold(settings, expected)
+
+    ours, theirs = Lakehouse.from_settings(expected), Lakehouse.from_settings(gold_fleet)
+    usage = "component_age_hours, cycles_since_maint, days_since_maint"
+    for table in load_tables(layers=("gold",)):
+        if not table.name.startswith("features_"):
+            continue
+        sql = f"SELECT component_id, reading_ts, {usage} FROM {table.name} ORDER BY ALL"
+        got = query(ours, sql, [table.name]).to_pylist()
+        want = query(theirs, sql, [table.name]).to_pylist()
+        assert len(got) == len(want) > 0, table.name
+        for g, w in zip(got, want, strict=True):
+            when = replaced.get(g["component_id"])
+            if when and g["reading_ts"] < dt.datetime.fromisoformat(when):
+                # The removed part, aged from the replacement's hours_since_new_before (the
+                # simulator writes it to 0.1 h); its install date is not in the reference.
+                age = (g["component_age_hours"], w["component_age_hours"])
+                assert math.isclose(*age, abs_tol=0.05)
+                assert g["cycles_since_maint"] == w["cycles_since_maint"]
+                assert g["days_since_maint"] in (None, w["days_since_maint"])
+            else:
+                for column in ("component_age_hours", "cycles_since_maint", "days_since_maint"):
+                    assert _same(g[column], w[column]), (table.name, g, w)

@@ -8,6 +8,14 @@ at the current row (`RANGE ... PRECEDING AND CURRENT ROW`). Nothing after t can 
 As-of lookups ("cycles at the last maintenance") use the same windows instead of ASOF JOIN,
 which Spark does not have: cumulative usage only grows, so its value at the latest event
 before t is the max over the events before t.
+
+Age: the components reference gives each part's age at the start of its `as_of_date`; a
+reading's age adds the hours flown from then to the reading (subtracts them when the reading
+is earlier). Each reading is aged as the part installed at its time: the reference's part
+from its installation (the replacement that fitted its serial, else its `install_date`); a
+part a later replacement fitted, from zero at that replacement; the part the reference's
+replaced, from that replacement's `hours_since_new_before`; older parts from their own
+replacement, unknown (NULL) without one.
 """
 
 from __future__ import annotations
@@ -68,7 +76,7 @@ def feature_inputs(component_type: str) -> tuple[str, ...]:
 def changed_inputs(component_type: str) -> tuple[str, ...]:
     """The tables `changed_sql` reads."""
     telemetry = (bronze_table(component_type), telemetry_table(component_type))
-    return (*telemetry, "components", "flights", *SCOPE_INPUTS)
+    return (*telemetry, "components", "flights", "maintenance_events", *SCOPE_INPUTS)
 
 
 def sensor_feature_columns(sensor: str) -> tuple[str, ...]:
@@ -100,6 +108,30 @@ def _days(later: str, earlier: str) -> str:
     return f"(epoch({later}) - epoch({earlier})) / CAST(86400 AS DOUBLE)"
 
 
+def reference_part_sql(component_type: str) -> str:
+    """SQL: when the reference's part of each component was installed, and the part it replaced.
+
+    `installed_ts`: the latest replacement that fitted the reference's serial, else the start
+    of `install_date` (NULL when neither is known). `removed_hours` / `removed_cycles`: the
+    replaced part's age at that replacement (`hours_since_new_before`), NULL without one.
+    """
+    return f"""SELECT c.component_id,
+       coalesce(e.event_ts, CAST(c.install_date AS TIMESTAMPTZ)) AS installed_ts,
+       CAST(e.hours_since_new_before AS DOUBLE) AS removed_hours,
+       CAST(e.cycles_since_new_before AS DOUBLE) AS removed_cycles
+FROM components AS c
+LEFT JOIN (
+  SELECT * FROM (
+    SELECT m.component_id, m.event_ts, m.hours_since_new_before, m.cycles_since_new_before,
+           row_number() OVER (
+             PARTITION BY m.component_id ORDER BY m.event_ts DESC, m.event_id DESC) AS __rn
+    FROM maintenance_events AS m JOIN components AS r ON r.component_id = m.component_id
+    WHERE m.event_type = 'replacement' AND m.new_serial = r.serial AND m.event_ts IS NOT NULL
+  ) AS fitted WHERE __rn = 1
+) AS e ON e.component_id = c.component_id
+WHERE c.component_type = '{component_type}'"""
+
+
 def changed_sql(component_type: str) -> str:
     """SQL: (component_id, since) of the components whose features this run may change.
 
@@ -109,9 +141,12 @@ def changed_sql(component_type: str) -> str:
     keep their bronze `_batch_id`); a flight, from its arrival, for every component of its
     aircraft; a day's weather at an airport, from the arrival of each flight departing it that
     day; a maintenance event, from when it finished, for its component; a new components
-    reference, everything of that type. A flight or event that replaces an earlier version
-    counts with every version bronze holds of it, so rows the old version reached are redone.
-    On a full build every row is new, so this covers everything.
+    reference, everything of that type. Ages count from the reference's `as_of_date` and its
+    part's installation, so a flight arriving before either, or the replacement that fitted
+    the reference's serial, changes every row of the component (earlier readings too).
+    A flight or event that replaces an earlier version counts with every version bronze
+    holds of it, so rows the old version reached are redone. On a full build every row is
+    new, so this covers everything.
     """
     telemetry = telemetry_table(component_type)
     bronze = bronze_table(component_type)
@@ -124,11 +159,15 @@ FROM (
   SELECT t.component_id, t.reading_ts AS since FROM {telemetry} AS t
   WHERE t._batch_id IN (SELECT DISTINCT _batch_id FROM {bronze})
   UNION ALL
-  SELECT c.component_id, f.arrival_ts AS since
+  SELECT c.component_id,
+         CASE WHEN f.arrival_ts < CAST(c.as_of_date AS TIMESTAMPTZ)
+                OR f.arrival_ts <= p.installed_ts THEN CAST(NULL AS TIMESTAMPTZ)
+              ELSE f.arrival_ts END AS since
   FROM (SELECT b.aircraft_id, TRY_CAST(b.arrival_ts AS TIMESTAMPTZ) AS arrival_ts
         FROM bronze_flights AS b
         WHERE b.flight_id IN (SELECT flight_id FROM {flights})) AS f
   JOIN components AS c ON c.aircraft_id = f.aircraft_id AND {of_type}
+  JOIN ({reference_part_sql(component_type)}) AS p ON p.component_id = c.component_id
   WHERE f.arrival_ts IS NOT NULL
   UNION ALL
   SELECT c.component_id, f.arrival_ts AS since
@@ -138,9 +177,13 @@ FROM (
   JOIN components AS c ON c.aircraft_id = f.aircraft_id AND {of_type}
   WHERE f.arrival_ts IS NOT NULL
   UNION ALL
-  SELECT m.component_id, m.event_ts AS since
-  FROM (SELECT b.component_id, TRY_CAST(b.event_ts AS TIMESTAMPTZ) AS event_ts
+  SELECT m.component_id,
+         CASE WHEN m.fits_reference THEN CAST(NULL AS TIMESTAMPTZ) ELSE m.event_ts END AS since
+  FROM (SELECT b.component_id, TRY_CAST(b.event_ts AS TIMESTAMPTZ) AS event_ts,
+               coalesce(b.event_type = 'replacement' AND b.new_serial = c.serial, false)
+                 AS fits_reference
         FROM bronze_maintenance_events AS b
+        LEFT JOIN components AS c ON c.component_id = b.component_id
         WHERE b.event_id IN (SELECT event_id FROM {maintenance})) AS m
   WHERE m.event_ts IS NOT NULL
   UNION ALL
@@ -157,6 +200,9 @@ def features_sql(component_type: str, incremental: bool = False) -> str:
     `since` on (all rows where it is NULL); windows look back `HISTORY` before it and
     cumulative usage starts from aggregates of what came earlier, so the rows equal a full
     computation's.
+
+    Ages (module docstring): running totals less offsets that no window changes (`anchor`);
+    `era` names the part a reading is of.
     """
     sensors = sensor_names(component_type)
     telemetry = telemetry_table(component_type)
@@ -191,10 +237,22 @@ def features_sql(component_type: str, incremental: bool = False) -> str:
     )
     scope = _Scope(component_type) if incremental else None
     return f"""WITH {scope.ctes() if scope else ""}comp AS (
-  SELECT c.component_id, c.aircraft_id, c.install_date, c.hours_since_new, c.cycles_since_new
+  SELECT c.component_id, c.aircraft_id, c.as_of_date, c.hours_since_new, c.cycles_since_new
          {scope.comp_columns() if scope else ""}
   FROM components AS c {scope.comp_join() if scope else ""}
   WHERE c.component_type = '{component_type}'
+),
+installed AS ({reference_part_sql(component_type)}),
+anchor AS (
+  SELECT c.component_id, p.installed_ts, p.removed_hours, p.removed_cycles,
+         {_flown("block_hours", "f.arrival_ts < CAST(c.as_of_date AS TIMESTAMPTZ)")}
+           AS hours_to_as_of,
+         {_flown("cycles", "f.arrival_ts < CAST(c.as_of_date AS TIMESTAMPTZ)")} AS cycles_to_as_of,
+         {_flown("block_hours", "f.arrival_ts <= p.installed_ts")} AS hours_to_install,
+         {_flown("cycles", "f.arrival_ts <= p.installed_ts")} AS cycles_to_install
+  FROM comp AS c JOIN installed AS p ON p.component_id = c.component_id
+  LEFT JOIN flights AS f ON f.aircraft_id = c.aircraft_id
+  GROUP BY c.component_id, p.installed_ts, p.removed_hours, p.removed_cycles
 ),
 {scope.pre_ctes() if scope else ""}stream AS (
   SELECT t.component_id, t.flight_id, t.reading_ts AS ts, 0 AS kind,
@@ -240,6 +298,13 @@ s AS (
             scope,
         )
     } AS hours_at_replacement,
+         {
+        _coalesce(
+            "max(CASE WHEN kind = 2 AND event_type = 'replacement' THEN ts END) " + all_,
+            "repl0_ts",
+            scope,
+        )
+    } AS last_repl_ts,
          coalesce(sum(block_hours) {w7}, 0) AS flight_hours_7d,
          coalesce(sum(block_hours) {w30}, 0) AS flight_hours_30d,
          coalesce(sum(cycles) {w7}, 0) AS cycles_7d,
@@ -250,22 +315,47 @@ s AS (
          avg(wind_kt) {w7} AS avg_wind_kt_7d,
          {", ".join(rolling)}
   FROM cum
+),
+aged AS (
+  SELECT s.*, a.installed_ts, a.removed_hours, a.removed_cycles, a.hours_to_as_of,
+         a.cycles_to_as_of, a.hours_to_install, a.cycles_to_install,
+         CASE WHEN s.last_repl_ts IS NOT NULL AND (a.installed_ts IS NULL
+                OR s.last_repl_ts > a.installed_ts OR s.ts < a.installed_ts) THEN 'replaced'
+              WHEN s.ts < a.installed_ts THEN 'removed'
+              ELSE 'reference' END AS era
+  FROM s JOIN anchor AS a ON a.component_id = s.component_id
+  WHERE s.kind = 0
+),
+u AS (
+  SELECT aged.*,
+         last_maint_ts IS NOT NULL AND (era <> 'reference' OR installed_ts IS NULL
+           OR last_maint_ts >= installed_ts) AS maint_counts
+  FROM aged
 )
 SELECT s.component_id, c.aircraft_id, '{component_type}' AS component_type, s.flight_id,
        s.ts AS reading_ts,
        {", ".join(f"s.{x}" for x in sensors)},
        {", ".join(rolling_out)},
-       CASE WHEN s.hours_at_replacement IS NULL THEN c.hours_since_new + s.cum_hours
+       CASE s.era WHEN 'reference' THEN c.hours_since_new + s.cum_hours - s.hours_to_as_of
+            WHEN 'removed' THEN s.removed_hours + s.cum_hours - s.hours_to_install
             ELSE s.cum_hours - s.hours_at_replacement END AS component_age_hours,
-       CASE WHEN s.last_maint_ts IS NULL THEN c.cycles_since_new + s.cum_cycles
-            ELSE s.cum_cycles - s.cycles_at_maint END AS cycles_since_maint,
-       CASE WHEN s.last_maint_ts IS NULL
-            THEN {_days("s.ts", "CAST(c.install_date AS TIMESTAMP)")}
-            ELSE {_days("s.ts", "s.last_maint_ts")} END AS days_since_maint,
+       CASE WHEN s.maint_counts THEN s.cum_cycles - s.cycles_at_maint
+            WHEN s.era = 'reference'
+            THEN c.cycles_since_new + s.cum_cycles - s.cycles_to_as_of
+            WHEN s.era = 'removed'
+            THEN s.removed_cycles + s.cum_cycles - s.cycles_to_install END AS cycles_since_maint,
+       CASE WHEN s.maint_counts THEN {_days("s.ts", "s.last_maint_ts")}
+            WHEN s.era = 'reference' THEN {_days("s.ts", "s.installed_ts")}
+            END AS days_since_maint,
        s.flight_hours_7d, s.flight_hours_30d, s.cycles_7d, s.cycles_30d,
        s.turbulence_7d, s.turbulence_30d, s.storm_flights_30d, s.avg_wind_kt_7d
-FROM s JOIN comp AS c ON c.component_id = s.component_id
-WHERE s.kind = 0 {"AND (c.since IS NULL OR s.ts >= c.since)" if scope else ""}"""
+FROM u AS s JOIN comp AS c ON c.component_id = s.component_id
+{"WHERE c.since IS NULL OR s.ts >= c.since" if scope else ""}"""
+
+
+def _flown(column: str, condition: str) -> str:
+    """SQL: the sum of the flights' `column` where `condition` holds, 0 when none does."""
+    return f"CAST(coalesce(sum(CASE WHEN {condition} THEN f.{column} END), 0) AS DOUBLE)"
 
 
 def _pre(term: str, scope: _Scope | None) -> str:
@@ -298,7 +388,8 @@ class _Scope:
         """The stream with each component's earlier usage beside it (for the windows)."""
         return (
             "(SELECT stream.*, p.hours0, p.cycles0, p.maint0_ts, p.cycles_at_maint0, "
-            "p.hours_at_repl0 FROM stream JOIN pre AS p ON p.component_id = stream.component_id) "
+            "p.hours_at_repl0, p.repl0_ts "
+            "FROM stream JOIN pre AS p ON p.component_id = stream.component_id) "
             "AS stream"
         )
 
@@ -327,7 +418,7 @@ pre_at AS (
 ),
 pre AS (
   SELECT c.component_id, CAST(coalesce(f.hours, 0) AS DOUBLE) AS hours0,
-         CAST(coalesce(f.cycles, 0) AS DOUBLE) AS cycles0, m.maint0_ts,
+         CAST(coalesce(f.cycles, 0) AS DOUBLE) AS cycles0, m.maint0_ts, m.repl0_ts,
          CASE WHEN m.maint0_ts IS NOT NULL
               THEN CAST(coalesce(a.cycles_at_maint0, 0) AS DOUBLE) END AS cycles_at_maint0,
          CASE WHEN m.repl0_ts IS NOT NULL
