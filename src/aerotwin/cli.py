@@ -302,6 +302,7 @@ def whatif_cmd(
     from aerotwin.twin.whatif import WhatIfError, what_if
 
     _lakehouse(_settings(ctx))
+    _quiet_mlflow(ctx)  # reading a champion prints MLflow's notes and download bars
     try:
         scorer = champion_scorer(_settings(ctx))  # risk before/after from the champion
         result = what_if(_settings(ctx), aircraft, component, overrides, scorer=scorer)

@@ -11,8 +11,15 @@ import pandas as pd
 from mlflow.types import DataType
 from mlflow.utils.logging_utils import eprint
 
+from aerotwin.config import with_section
 from aerotwin.ml.rul_tracking import RulPyfunc
-from aerotwin.ml.tracking import ensure_experiment, log_pickled_model, mlflow_session, quiet_mlflow
+from aerotwin.ml.tracking import (
+    ensure_experiment,
+    log_pickled_model,
+    mlflow_session,
+    quiet_mlflow,
+    stores_exist,
+)
 
 
 def test_quiet_mlflow_silences_the_console_and_restores_it(capfd) -> None:
@@ -49,3 +56,15 @@ def test_logged_model_declares_integer_columns_without_a_warning(settings) -> No
     assert info.signature is not None
     assert info.signature.inputs.input_types() == [DataType.long, DataType.long, DataType.double]
     assert info.signature.outputs.input_names() == ["unit", "cycle", "rul"]
+
+
+def test_stores_exist_only_once_opened(settings, tmp_path) -> None:
+    assert not stores_exist(settings)  # the default SQLite file: not there yet
+    with mlflow_session(settings):
+        pass
+    assert stores_exist(settings)
+    folder = tmp_path / "mlruns"
+    assert not stores_exist(with_section(settings, "ml", registry_uri=folder.as_uri()))
+    folder.mkdir()
+    assert stores_exist(with_section(settings, "ml", registry_uri=folder.as_uri()))
+    assert stores_exist(with_section(settings, "ml", registry_uri="http://127.0.0.1:5000"))

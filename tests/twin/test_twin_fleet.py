@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,26 @@ def test_whatif_names_what_is_unknown(
     aircraft = tail or nominal_engine(gold_fleet)[0]
     with pytest.raises(WhatIfError, match=message):
         what_if(gold_fleet, aircraft, component, [override])
+
+
+def test_whatif_command_writes_nothing_and_prints_no_library_logs(
+    gold_fleet: Settings, tmp_path: Path
+) -> None:
+    """A lakehouse and no MLflow store: whatif creates none (no champion, no risk), nor
+    anything else, and its output is its table alone (MLflow logged INFO lines creating one)."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(gold_fleet.data_dir / "lakehouse", data_dir / "lakehouse")
+    before = sorted(tmp_path.rglob("*"))
+    tail, component = nominal_engine(gold_fleet)
+    done = subprocess.run(
+        [sys.executable, "-c", "from aerotwin.cli import app; app()", "--data-dir",
+         str(data_dir), "whatif", tail, component, "--set", "vibration_ips=2.5"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "vibration_high" in done.stdout and "nothing written" in done.stdout
+    assert done.stderr == "" and "INFO" not in done.stdout
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_whatif_command(gold_fleet: Settings) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import mlflow
 import pandas as pd
@@ -22,6 +24,28 @@ from aerotwin.config import Settings
 
 # Read by MLflow at each download, so setting it for a block is enough.
 _PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
+def stores_exist(settings: Settings) -> bool:
+    """Whether MLflow's tracking and registry stores are there to read.
+
+    False when one is a local SQLite database or folder that does not exist yet: opening it
+    (an `MlflowClient`, `mlflow_session`) would create it, so a command that only reads
+    checks first. A server or a remote database counts as there.
+    """
+    registry = settings.ml.registry_uri or settings.mlflow_tracking_uri
+    paths = (_local_path(uri) for uri in (settings.mlflow_tracking_uri, registry))
+    return all(path is None or path.exists() for path in paths)
+
+
+def _local_path(uri: str) -> Path | None:
+    """The file or folder a local store URI names; None for a server or remote database."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///"))
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path))
+    return Path(uri) if not parsed.scheme else None
 
 
 @contextmanager

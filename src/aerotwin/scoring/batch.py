@@ -67,22 +67,26 @@ class ScoringResult:
 
 
 def load_champion(settings: Settings, component_type: str) -> Champion:
-    """Load `models:/aerotwin-<type>-risk@champion`; ScoringError naming the model otherwise."""
+    """Load `models:/aerotwin-<type>-risk@champion`; ScoringError naming the model otherwise.
+
+    Only reads: without an MLflow store yet, there is no champion and none is created.
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     from aerotwin.ml.registry import CHAMPION, model_name
-    from aerotwin.ml.tracking import mlflow_session
+    from aerotwin.ml.tracking import mlflow_session, stores_exist
 
     name = model_name(component_type)
     uri = f"models:/{name}@{CHAMPION}"
+    missing = f"no champion model {uri}: run `aerotwin train` (or `aerotwin models promote`)"
+    if not stores_exist(settings):
+        raise ScoringError(missing)
     with mlflow_session(settings) as client:
         try:
             version = int(client.get_model_version_by_alias(name, CHAMPION).version)
         except MlflowException:
-            raise ScoringError(
-                f"no champion model {uri}: run `aerotwin train` (or `aerotwin models promote`)"
-            ) from None
+            raise ScoringError(missing) from None
         try:
             loaded = mlflow.pyfunc.load_model(uri)
             model = loaded.unwrap_python_model().model
