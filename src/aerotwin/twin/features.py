@@ -252,6 +252,7 @@ anchor AS (
          {_flown("cycles", "f.arrival_ts <= p.installed_ts")} AS cycles_to_install
   FROM comp AS c JOIN installed AS p ON p.component_id = c.component_id
   LEFT JOIN flights AS f ON f.aircraft_id = c.aircraft_id
+    AND (f.arrival_ts < CAST(c.as_of_date AS TIMESTAMPTZ) OR f.arrival_ts <= p.installed_ts)
   GROUP BY c.component_id, p.installed_ts, p.removed_hours, p.removed_cycles
 ),
 {scope.pre_ctes() if scope else ""}stream AS (
