@@ -17,7 +17,14 @@ from aerotwin.pipeline.runner import run_pipeline
 from aerotwin.testing import simulate_small_fleet
 from aerotwin.twin.gold import pipeline_tables
 
-from .test_incremental_gold import EVENTS, TELEMETRY, _assert_same_gold, _copy, _move
+from .test_incremental_gold import (
+    EVENTS,
+    TELEMETRY,
+    _assert_same_gold,
+    _copy,
+    _export_components,
+    _move,
+)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -36,7 +43,10 @@ def test_spark_builds_the_same_gold_tables_as_duckdb(tmp_path: Path, spark_sessi
     from aerotwin.lakehouse.spark_engine import SparkEngine
 
     settings = load_settings(None, data_dir=tmp_path / "duck")
-    simulate_small_fleet(settings, aircraft=3, days=12, seed=11, bad_record_rate=0.0)
+    simulate_small_fleet(settings, aircraft=3, days=12, seed=18, bad_record_rate=0.0)
+    # The reference as an airline exports it mid-history: ages count back from its as_of_date,
+    # and the part a replacement before it removed is aged from that event.
+    assert _export_components(settings.landing_dir, "2026-01-08")
     declared = pipeline_tables(settings)
     upstream = [t for t in declared if t.layer != "gold"]
     run_pipeline(settings, tables=upstream)
