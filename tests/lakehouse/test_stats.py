@@ -153,3 +153,23 @@ def test_a_relative_root_still_prunes(tmp_path: Path, monkeypatch: pytest.Monkey
     files = lakehouse.plain_parquet_files("t") or []
     kept = files_overlapping(lakehouse, "t", files, {"k": (6, None)})
     assert len(files) == 2 and len(kept) == 1 and kept[0].startswith(str(tmp_path))
+
+
+def test_a_value_python_cannot_hold_leaves_the_file_without_bounds(tmp_path: Path) -> None:
+    # DuckDB holds years Python's datetime cannot (10000, 1 BC) and a max that rounds up
+    # past year 9999: the commit must not fail on them, and the file, with no bound for
+    # one column, gets none for any.
+    lakehouse = Lakehouse(str(tmp_path))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for ts, day in [("10000-01-01 00:00:00+00", "2026-03-01"),
+                    ("2026-03-01 00:00:00+00", "0000-11-20"),
+                    ("0001-01-01 00:30:00+01", "2026-03-01"),
+                    ("9999-12-31 23:59:59.9995+00", "2026-03-01")]:  # fmt: skip
+        sql = f"SELECT 1 AS k, TIMESTAMPTZ '{ts}' AS ts, DATE '{day}' AS day"
+        write_query(lakehouse, con, sql, "t", "append")
+    files = lakehouse.file_stats("t").to_pylist()
+    assert [(f["num_records"], f.get("min.k"), f.get("max.ts")) for f in files] == [
+        (1, None, None)
+    ] * 4
+    assert query(lakehouse, "SELECT count(*) AS n FROM t", ["t"]).to_pylist() == [{"n": 4}]

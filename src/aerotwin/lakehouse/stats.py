@@ -37,7 +37,8 @@ def delta_stats(file: WrittenFile, schema: pa.Schema) -> str:
     """The add action's `stats` JSON of `file` in a table of `schema`.
 
     Every column gets bounds, or no column does: deltalake's reader turns a column missing
-    from the bounds into "x >= NULL" and would skip the file (a NaN, a nested column).
+    from the bounds into "x >= NULL" and would skip the file (a NaN, a nested column, a
+    year Python cannot hold).
     """
     stats: dict[str, Any] = {"numRecords": file.rows}
     named = {top_level(quoted): stat for quoted, stat in file.columns.items()}
@@ -85,11 +86,14 @@ def _bound(stat: Mapping[str, str], key: str, kind: pa.DataType) -> Any:
     """DuckDB's `min` or `max` as Delta's JSON has it; None when there is none.
 
     Not exact (long text, cut to a prefix) is still a bound: Parquet's truncated min is a
-    lower bound and its max an upper one.
+    lower bound and its max an upper one. A value Python cannot represent has none.
     """
     if key not in stat or stat.get("has_nan") == "true":
         return None  # NaN sorts outside min and max: no bound holds
-    return _value(stat[key], kind, round_up=key == "max")
+    try:
+        return _value(stat[key], kind, round_up=key == "max")
+    except (ValueError, OverflowError):
+        return None  # a year Python cannot hold (DuckDB has 10000, 1 BC): no bound
 
 
 def top_level(quoted: str) -> str | None:
