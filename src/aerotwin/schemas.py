@@ -70,6 +70,10 @@ SENSORS: Final[dict[str, tuple[Sensor, ...]]] = {
 # Every telemetry record carries these keys before its sensors.
 TELEMETRY_KEYS: Final = ("component_id", "aircraft_id", "flight_id", "reading_ts")
 
+# Timestamps (in UTC) and dates must fall in these years, first and last included: outside
+# is a typo (0026, 20026) and may be a year Python cannot hold (DuckDB reads 10000 and 1 BC).
+YEARS: Final = (1900, 2199)
+
 # Landing zone: {landing}/{feed}/date=YYYY-MM-DD/part-*.{jsonl|csv}; reference data as
 # {landing}/reference/{name}.csv; the bad-record manifest at {landing}/_manifest/.
 TELEMETRY_FEEDS: Final = {ct: f"telemetry_{ct}" for ct in COMPONENT_TYPES}

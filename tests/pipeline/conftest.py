@@ -124,8 +124,9 @@ def plant_bad_event_rows(landing: Path) -> tuple[dict[tuple[str, str], str], str
 
 
 def plant_mistyped_rows(landing: Path) -> tuple[list[str], list[str]]:
-    """Rows whose values only look typed, appended to the first flights and engine files:
-    (the raw lines that are a wrong type, the flights lines that are not)."""
+    """Rows whose values only look typed, appended to the first flights and engine files and
+    to the aircraft reference: (the raw lines that are a wrong type, the flights lines that
+    are not)."""
     flights = sorted(landing.glob("flights/date=*/*.csv"))[0]
     wrong = [
         _append_row(flights, {"flight_id": "T-1", "cycles": "2.5"}),
@@ -133,13 +134,24 @@ def plant_mistyped_rows(landing: Path) -> tuple[list[str], list[str]]:
         _append_row(flights, {"flight_id": "T-3", "block_hours": "nan"}),
         _append_row(flights, {"flight_id": "T-4", "flight_date": "inf"}),
         _append_row(flights, {"flight_id": "T-5", "departure_ts": "2026-01-01"}),
-    ]
+        # Years outside 1900..2199 (here 1 BC in UTC, 10000, 0, 1899).
+        _append_row(flights, {"flight_id": "T-7", "departure_ts": "0001-01-01T00:30:00+01:00"}),
+        _append_row(flights, {"flight_id": "T-8", "arrival_ts": "10000-01-01T00:00:00Z"}),
+        _append_row(flights, {"flight_id": "T-9", "flight_date": "0000-11-20"}),
+        _append_row(flights, {"flight_id": "T-10", "departure_ts": "1899-12-31T23:30:00Z"}),
+        # A date with a time and offset (its UTC day is another); DuckDB's 1_000.
+        _append_row(flights, {"flight_id": "T-11", "flight_date": "2026-01-01T23:30:00-02:00"}),
+        _append_row(flights, {"flight_id": "T-12", "block_hours": "1_000"}),
+        _append_row(landing / "reference" / "aircraft.csv",
+                    {"aircraft_id": "T-AC1", "entry_into_service_date": "0000-11-20"}),
+    ]  # fmt: skip
     kept = [_append_row(flights, {"flight_id": "T-6", "cycles": "2.0", "block_hours": "1e1"})]
     engine = sorted(landing.glob("telemetry_engine/date=*/*.jsonl"))[0]
     record = json.loads(engine.read_text().splitlines()[0])
-    wrong.append(json.dumps({**record, "reading_ts": record["reading_ts"][:10]}))
-    with engine.open("a") as f:
-        f.write(wrong[-1] + "\n")
+    for reading_ts in (record["reading_ts"][:10], "10000-01-01T00:00:00Z", "0000-12-31T23:00:00Z"):
+        wrong.append(json.dumps({**record, "reading_ts": reading_ts}))
+        with engine.open("a") as f:
+            f.write(wrong[-1] + "\n")
     return wrong, kept
 
 

@@ -132,7 +132,8 @@ def test_event_rows_naming_unknown_aircraft_airports_or_components_are_quarantin
 def test_values_that_only_look_typed_are_quarantined_as_wrong_type(
     fresh_landing: Settings,
 ) -> None:
-    # 2.5 cycles, 1e30 cycles (past BIGINT), nan hours, an `inf` date, a date for a time.
+    # 2.5 cycles, 1e30 cycles (past BIGINT), nan hours, an `inf` date, a date for a time,
+    # years outside 1900..2199, a date with a time of day, 1_000 hours.
     wrong, kept = plant_mistyped_rows(fresh_landing.landing_dir)
     result = run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
     assert {t.status for t in result.tables} == {"ok"}

@@ -54,3 +54,23 @@ def test_values_are_typed_and_every_fault_is_named() -> None:
     for bad in rows[4:]:  # truncated, and valid JSON that is not an object
         assert bad["_parse_ok"] is False and bad["component_id"] is None
         assert bad["_missing"] is None and bad["_mistyped"] is None
+
+
+def test_a_timestamp_outside_the_contracts_years_is_mistyped() -> None:
+    # DuckDB reads years 10000 and 1 BC (0001-01-01T00:30+01:00 in UTC); Python cannot.
+    stamps = {
+        "10000-01-01T00:00:00Z": "reading_ts",
+        "0001-01-01T00:30:00+01:00": "reading_ts",
+        "1900-01-01T00:30:00+01:00": "reading_ts",  # 1899 in UTC
+        "1900-01-01T00:00:00Z": None,
+        "2199-12-31T23:59:59.999999Z": None,
+        "2200-01-01T00:00:00Z": "reading_ts",
+    }
+    rows = _typed(
+        [
+            f'{{"component_id":"E-1","reading_ts":"{ts}","egt_c":1.0,"error_count":0}}'
+            for ts in stamps
+        ]
+    )
+    assert [r["_mistyped"] for r in rows] == list(stamps.values())
+    assert rows[3]["reading_ts"] == dt.datetime(1900, 1, 1, tzinfo=dt.UTC)

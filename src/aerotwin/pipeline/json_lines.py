@@ -4,7 +4,8 @@ A field's type follows the data contract's naming (DESIGN.md, Data contracts): `
 UTC timestamp, `*_id` is text, any other field (a sensor) is a number. DuckDB parses each
 line once (`from_json` into raw JSON tokens) and reads each field's type and value off its
 token. A value whose JSON type is not its field's (a sensor given as
-"12.5", an id given as 12, a timestamp that does not parse) is NULL in its column and named
+"12.5", an id given as 12, a timestamp that does not parse or falls outside
+`schemas.YEARS`) is NULL in its column and named
 in `_mistyped`; a field absent or null is named in `_missing`. A line that is not a JSON
 object has `_parse_ok` false (and no fields). Silver's rules read these columns, so both
 engines judge a record from the same parse.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+
+from aerotwin.schemas import YEARS
 
 TEXT, NUMBER, TIMESTAMP = "VARCHAR", "DOUBLE", "TIMESTAMPTZ"
 
@@ -27,6 +30,17 @@ def field_type(name: str) -> str:
     return NUMBER
 
 
+def within_years(value: str, sql_type: str) -> str:
+    """SQL: `value` (a TIMESTAMPTZ or DATE expression) when its year, in UTC, is within
+    `schemas.YEARS` (both included); NULL (a wrong type) otherwise. Runs on both engines."""
+    first, last = YEARS
+    if sql_type == "DATE":
+        low, high = (f"DATE '{year}-01-01'" for year in (first, last + 1))
+    else:
+        low, high = (f"CAST('{year}-01-01T00:00:00Z' AS {sql_type})" for year in (first, last + 1))
+    return f"CASE WHEN {value} >= {low} AND {value} < {high} THEN {value} END"
+
+
 def _value(name: str) -> str:
     """The typed value of a field from its raw JSON token; NULL when of another JSON type."""
     token = f'__v."{name}"'
@@ -37,7 +51,8 @@ def _value(name: str) -> str:
     text = f"CASE WHEN starts_with(CAST({token} AS VARCHAR), '\"') THEN {token} ->> '$' END"
     if kind == TIMESTAMP:
         # A date alone would pass as midnight, a time the record never had.
-        return f"CASE WHEN {token} ->> '$' LIKE '%:%' THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
+        value = within_years(f"TRY_CAST({text} AS TIMESTAMPTZ)", TIMESTAMP)
+        return f"CASE WHEN {token} ->> '$' LIKE '%:%' THEN {value} END"
     return text
 
 

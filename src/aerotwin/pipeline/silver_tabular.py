@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aerotwin.pipeline.definitions import Expectation, LandingSource, TableDef
+from aerotwin.pipeline.json_lines import within_years
 from aerotwin.pipeline.silver_telemetry import LATEST_BY, LINEAGE, PARSE_RULE
 
 FINITE = "1.7976931348623157e308"  # the largest double
@@ -52,17 +53,21 @@ def _typed(column: str, sql_type: str) -> str:
         return f"b.{column}"
     if sql_type in ("BIGINT", "INTEGER", "DOUBLE"):
         # Via DOUBLE for integers: the engines disagree on casting '12.0' straight to BIGINT.
-        number = f"TRY_CAST(b.{column} AS DOUBLE)"
+        # DuckDB reads `_` as a digit separator (1_000), Spark does not: neither may.
+        digits = f"CASE WHEN NOT contains(b.{column}, '_') THEN b.{column} END"
+        number = f"TRY_CAST({digits} AS DOUBLE)"
         # NaN and infinity pass no bound; an integer must be whole and fit in 64 bits.
         if sql_type == "DOUBLE":
             return f"CASE WHEN abs({number}) <= {FINITE} THEN {number} END"
         whole = f"{number} = floor({number}) AND abs({number}) < {WHOLE}"
         return f"CASE WHEN {whole} THEN CAST({number} AS BIGINT) END"
-    # A date alone would pass as midnight, a time the record never had; DuckDB reads `inf`
-    # as a date (9999-12-31), Spark does not.
-    shape = {"TIMESTAMPTZ": "%:%", "DATE": "____-__-__%"}.get(sql_type)
+    # A date alone would pass as midnight, a time the record never had; a date with a time
+    # would lose it (and its offset: the UTC day may be another). DuckDB reads `inf` as a
+    # date and years Python cannot hold (10000, 1 BC): the years are bounded.
+    shape = {"TIMESTAMPTZ": "%:%", "DATE": "____-__-__"}.get(sql_type)
     if shape:
-        return f"CASE WHEN b.{column} LIKE '{shape}' THEN TRY_CAST(b.{column} AS {sql_type}) END"
+        value = within_years(f"TRY_CAST(b.{column} AS {sql_type})", sql_type)
+        return f"CASE WHEN b.{column} LIKE '{shape}' THEN {value} END"
     return f"TRY_CAST(b.{column} AS {sql_type})"
 
 
