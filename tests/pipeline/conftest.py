@@ -223,6 +223,39 @@ def assert_corrections_won(
         assert rows_from(lakehouse, table, (original, correction)) == expected, table
 
 
+def plant_implausible_rows(landing: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Event rows whose values are typed but physically impossible or out of order, appended
+    to the first files of their feeds: ((table, rule, raw line) of each, the flights lines
+    on the bounds, which are kept)."""
+    flights = sorted(landing.glob("flights/date=*/*.csv"))[0]
+    weather = sorted(landing.glob("weather/date=*/*.csv"))[0]
+    maintenance = sorted(landing.glob("maintenance_events/date=*/*.csv"))[0]
+    with (landing / "reference" / "components.csv").open(newline="") as f:
+        component = next(csv.DictReader(f))
+    flown = {"departure_ts": "2026-01-01T10:00:00Z", "arrival_ts": "2026-01-01T11:00:00Z"}
+    event = {"event_id": "R-8", "event_ts": "2026-01-01T12:00:00Z", "event_date": "2026-01-01"}
+    event |= {"aircraft_id": component["aircraft_id"], "component_id": component["component_id"]}
+    bad = [
+        ("flights", "out_of_range", {**flown, "flight_id": "R-1", "block_hours": "-5"}),
+        ("flights", "out_of_range", {**flown, "flight_id": "R-2", "turbulence_experienced": "7"}),
+        ("flights", "out_of_range", {**flown, "flight_id": "R-3", "cycles": "-1"}),
+        ("flights", "arrival_before_departure",
+         {"flight_id": "R-4", "departure_ts": "2026-01-01T18:00:00Z",
+          "arrival_ts": "2026-01-01T17:20:00+00:00"}),
+        ("weather", "out_of_range", {"temperature_c": "-300"}),
+        ("weather", "out_of_range", {"humidity_pct": "170"}),
+        ("weather", "out_of_range", {"precipitation_mm": "-5"}),
+        ("maintenance_events", "out_of_range", {**event, "hours_since_new_before": "-1"}),
+    ]  # fmt: skip
+    files = {"flights": flights, "weather": weather, "maintenance_events": maintenance}
+    planted = [(table, rule, _append_row(files[table], row)) for table, rule, row in bad]
+    # On the bounds, and arriving as it departs: kept.
+    edge = {"block_hours": "0", "turbulence_experienced": "1", "cycles": "0"}
+    moment = {"departure_ts": "2026-01-01T10:00:00Z", "arrival_ts": "2026-01-01T10:00:00Z"}
+    kept = [_append_row(flights, {**edge, **moment, "flight_id": "R-9"})]
+    return planted, kept
+
+
 # S3 on loopback (moto's server) for the object-store tests.
 KEY, SECRET, REGION = "test-key", "test-secret", "us-east-1"
 

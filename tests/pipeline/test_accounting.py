@@ -14,7 +14,7 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import PARSE_RULE, bronze_name, silver_name
 from aerotwin.schemas import BAD_RECORD_KINDS, COMPONENT_TYPES
 
-from .conftest import plant_bad_event_rows, plant_mistyped_rows
+from .conftest import plant_bad_event_rows, plant_implausible_rows, plant_mistyped_rows
 
 QUARANTINED_AS = {
     "truncated_line": PARSE_RULE,
@@ -144,3 +144,22 @@ def test_values_that_only_look_typed_are_quarantined_as_wrong_type(
     sql = "SELECT cycles, block_hours FROM flights WHERE flight_id = 'T-6'"
     assert query(lakehouse, sql, ["flights"]).to_pylist() == [{"cycles": 2, "block_hours": 10.0}]
     assert kept[0].startswith("T-6")
+
+
+def test_event_values_out_of_physical_range_or_order_are_quarantined(
+    fresh_landing: Settings,
+) -> None:
+    # Negative block hours, turbulence 7 (0..1), -1 cycles, arrival before departure,
+    # -300 °C, 170 % humidity, negative rain, a negative component age.
+    planted, kept = plant_implausible_rows(fresh_landing.landing_dir)
+    result = run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
+    assert {t.status for t in result.tables} == {"ok"}
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    sql = "SELECT table_name, rule, raw_record FROM quarantine"
+    found = {tuple(r.values()) for r in query(lakehouse, sql, ["quarantine"]).to_pylist()}
+    assert set(planted) <= found
+    sql = "SELECT block_hours, cycles, turbulence_experienced FROM flights WHERE flight_id = 'R-9'"
+    assert query(lakehouse, sql, ["flights"]).to_pylist() == [
+        {"block_hours": 0.0, "cycles": 0, "turbulence_experienced": 1.0}
+    ]
+    assert kept[0].startswith("R-9")

@@ -19,6 +19,7 @@ from .conftest import (
     copy_landing,
     land_corrections,
     plant_bad_event_rows,
+    plant_implausible_rows,
     plant_mistyped_rows,
     rows_from,
 )
@@ -88,6 +89,7 @@ def test_spark_quarantines_bad_event_rows_as_duckdb_does(
         settings = copy_landing(bad_landing, tmp_path / engine)
         plant_bad_event_rows(settings.landing_dir)
         plant_mistyped_rows(settings.landing_dir)
+        plant_implausible_rows(settings.landing_dir)
         weather = sorted(settings.landing_dir.glob("weather/date=*/*.csv"))[1]
         with weather.open("ab") as f:  # a Latin-1 byte: not UTF-8
             f.write(b"QQ\xe9,2026-01-02,1.0,50.0,5.0,false,0.0\n")
@@ -103,6 +105,12 @@ def test_spark_quarantines_bad_event_rows_as_duckdb_does(
         ("weather", "unknown_airport"),
         ("weather", "parse_error"),
         ("maintenance_events", "unknown_component"),
+        ("flights", "wrong_type"),
+        ("aircraft", "wrong_type"),
+        ("flights", "out_of_range"),
+        ("flights", "arrival_before_departure"),
+        ("weather", "out_of_range"),
+        ("maintenance_events", "out_of_range"),
     }
     assert query(spark, rules, ["quarantine"]).to_pylist() == quarantined
     for name in ("flights", "weather", "maintenance_events"):

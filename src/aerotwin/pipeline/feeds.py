@@ -2,13 +2,14 @@
 
 Column names and types follow docs/landing_zone.md; a column added to a feed there is one
 line here (columns a file has but this list lacks stay in bronze, not in silver). Keys are
-what duplicates are removed on.
+what duplicates are removed on. Event numbers have generous physical ranges (a value outside
+is a typo or a unit mistake, never weather or a flight): the simulator stays well inside.
 """
 
 from __future__ import annotations
 
 from aerotwin.pipeline.definitions import TableDef
-from aerotwin.pipeline.silver_tabular import CsvFeed, Reference
+from aerotwin.pipeline.silver_tabular import CsvFeed, Order, Reference
 from aerotwin.pipeline.silver_tabular import tables as feed_tables
 
 TEXT, FLOAT, INT, DATE, TS, BOOL = "VARCHAR", "DOUBLE", "BIGINT", "DATE", "TIMESTAMPTZ", "BOOLEAN"
@@ -17,6 +18,8 @@ TEXT, FLOAT, INT, DATE, TS, BOOL = "VARCHAR", "DOUBLE", "BIGINT", "DATE", "TIMES
 # against each other: an aircraft held back for its base would hide all its telemetry).
 AIRCRAFT = Reference("aircraft_id", "aircraft", "aircraft_id", "unknown_aircraft")
 COMPONENT = Reference("component_id", "components", "component_id", "unknown_component")
+# A component's age: not negative, and below a million hours or cycles (over a century).
+AGE = (0, 1_000_000)
 
 
 def _airport(column: str) -> Reference:
@@ -103,6 +106,9 @@ FEEDS: tuple[CsvFeed, ...] = (
             _airport("destination"),
             Reference("route_id", "routes", "route_id", "unknown_route"),
         ),
+        # The longest flights block under 20 hours; a training flight lands a few times.
+        ranges={"block_hours": (0, 30), "cycles": (0, 100), "turbulence_experienced": (0, 1)},
+        orders=(Order("departure_ts", "arrival_ts", "arrival_before_departure"),),
     ),
     CsvFeed(
         "weather",
@@ -117,6 +123,13 @@ FEEDS: tuple[CsvFeed, ...] = (
         },
         keys=("airport_code", "weather_date"),
         references=(_airport("airport_code"),),
+        # Beyond Earth's records: -89 °C, 57 °C, 1825 mm of rain in a day, 220 kt gusts.
+        ranges={
+            "temperature_c": (-90, 60),
+            "humidity_pct": (0, 100),
+            "wind_kt": (0, 250),
+            "precipitation_mm": (0, 2000),
+        },
     ),
     CsvFeed(
         "maintenance_events",
@@ -138,6 +151,7 @@ FEEDS: tuple[CsvFeed, ...] = (
         },
         keys=("event_id",),
         references=(AIRCRAFT, COMPONENT),
+        ranges={"hours_since_new_before": AGE, "cycles_since_new_before": AGE},
     ),
     CsvFeed(
         "failures",
@@ -157,6 +171,7 @@ FEEDS: tuple[CsvFeed, ...] = (
         },
         keys=("failure_id",),
         references=(AIRCRAFT, COMPONENT),
+        ranges={"hours_since_new": AGE, "cycles_since_new": AGE},
     ),
 )
 

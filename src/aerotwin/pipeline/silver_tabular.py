@@ -1,13 +1,14 @@
 """Silver reference and event tables: CSV feeds typed by a declared column list.
 
 Each feed declares its columns and types once (below); the SQL and the rules are generated.
-A row whose key is missing, whose value does not have its declared type, or that names an
-aircraft, component, airport or route the reference tables do not have, is quarantined.
+A row whose key is missing, whose value does not have its declared type, lies outside its
+physical range or out of order (arrival before departure), or that names an aircraft,
+component, airport or route the reference tables do not have, is quarantined.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aerotwin.pipeline.definitions import Expectation, LandingSource, TableDef
 from aerotwin.pipeline.json_lines import within_years
@@ -28,15 +29,27 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Order:
+    """Two columns that, when both are set, must not go backwards (`then` >= `first`)."""
+
+    first: str
+    then: str
+    rule: str  # the expectation a row breaks when they do (e.g. arrival_before_departure)
+
+
+@dataclass(frozen=True)
 class CsvFeed:
-    """One CSV feed: its silver table name, typed columns (name -> DuckDB type), key and the
-    reference tables its columns must name rows of."""
+    """One CSV feed: its silver table name, typed columns (name -> DuckDB type), key, the
+    reference tables its columns must name rows of, the physical range of its numbers
+    (name -> (low, high), both included) and the columns that must come in order."""
 
     name: str
     columns: dict[str, str]
     keys: tuple[str, ...]
     reference: bool = False
     references: tuple[Reference, ...] = ()
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    orders: tuple[Order, ...] = ()
 
 
 def _rules(feed: CsvFeed) -> dict[str, list[int]]:
@@ -98,11 +111,23 @@ def feed_sql(feed: CsvFeed) -> str:
 
 
 def feed_expectations(feed: CsvFeed) -> tuple[Expectation, ...]:
-    """Rules for CSV rows: parseable, key present, declared types, known references."""
+    """Rules for CSV rows: parseable, key present, declared types, physical ranges, order,
+    known references. Ranges and order read the typed columns (a null passes them)."""
+    in_range = [
+        f"({column} IS NULL OR {column} BETWEEN {low} AND {high})"
+        for column, (low, high) in feed.ranges.items()
+    ]
+    ranges = (Expectation("out_of_range", " AND ".join(in_range), "drop"),) if in_range else ()
+    orders = tuple(
+        Expectation(o.rule, f"{o.first} IS NULL OR {o.then} IS NULL OR {o.then} >= {o.first}")
+        for o in feed.orders
+    )
     return (
         Expectation(PARSE_RULE, "__parse_ok", "drop"),
         Expectation("missing_field", "__complete", "drop"),
         Expectation("wrong_type", "__typed", "drop"),
+        *ranges,
+        *orders,
         *(Expectation(rule, f"__pass_{rule}", "drop") for rule in _rules(feed)),
     )
 
