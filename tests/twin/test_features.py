@@ -100,8 +100,15 @@ def test_changing_data_after_t_changes_no_feature_at_t() -> None:
     assert after[later] != base[later]  # the change is visible after t (the test can fail)
 
 
+def without_replacement() -> dict[str, list[dict]]:
+    """The inputs with only the inspection of day 10: one part throughout."""
+    data = inputs()
+    data["maintenance_events"] = data["maintenance_events"][:1]
+    return data
+
+
 def test_rolling_means_deviation_and_trend() -> None:
-    rows = compute(inputs())
+    rows = compute(without_replacement())
     at = rows[CUT]
     # Readings on days 18..25 are inside [t - 7 days, t]: values 18..25.
     assert at["avg_egt_c_7d"] == pytest.approx(sum(range(18, 26)) / 8)
@@ -131,12 +138,32 @@ def test_usage_maintenance_and_exposure() -> None:
     d23 = day[dt.date(2026, 1, 24)]
     assert d23["component_age_hours"] == 2.0 * 2  # flights of days 21 and 22
     # Usage windows: flights arrived on days 18..24 inside [t - 7 days, t] for the day-25 reading.
-    at = rows[CUT]
+    at = compute(without_replacement())[CUT]
     assert at["flight_hours_7d"] == 2.0 * 7 and at["cycles_7d"] == 7
     assert at["flight_hours_30d"] == 2.0 * 25 and at["cycles_30d"] == 25
     assert at["storm_flights_30d"] == sum(1 for d in range(25) if d % 7 == 0)
     assert at["turbulence_7d"] == pytest.approx(sum(0.1 * (d % 5) for d in range(18, 25)) / 7)
     assert at["avg_wind_kt_7d"] == 10.0
+
+
+def test_every_window_restarts_at_a_replacement() -> None:
+    """SN-2 went on at day 20, 20:00: its windows hold its own readings and flights only."""
+    rows = compute(inputs())
+    one_part = compute(without_replacement())
+    before = T0 + dt.timedelta(days=20, hours=10)  # SN-1's last reading
+    assert rows[before] == one_part[before]
+    first = rows[T0 + dt.timedelta(days=21, hours=10)]  # SN-2's first reading, value 21
+    assert first["component_age_hours"] == 0.0
+    assert (first["avg_egt_c_7d"], first["avg_egt_c_30d"], first["dev_egt_c_7d"]) == (21, 21, 0)
+    assert first["trend_egt_c_7d"] is None  # one reading of SN-2
+    # Day 20's flight arrived (11:00) before the replacement; day 21's after this reading.
+    assert (first["flight_hours_7d"], first["cycles_30d"], first["storm_flights_30d"]) == (0, 0, 0)
+    assert first["turbulence_7d"] is None and first["avg_wind_kt_7d"] is None
+    at = rows[CUT]  # readings of days 21..25, flights of days 21..24
+    assert at["avg_egt_c_7d"] == at["avg_egt_c_30d"] == pytest.approx(23.0)
+    assert at["trend_egt_c_7d"] == pytest.approx(1.0)
+    assert at["flight_hours_7d"] == at["flight_hours_30d"] == 2.0 * 4
+    assert at["storm_flights_30d"] == 1  # day 21
 
 
 def day_date(day: int) -> dt.date:

@@ -16,6 +16,11 @@ from its installation (the replacement that fitted its serial, else its `install
 part a later replacement fitted, from zero at that replacement; the part the reference's
 replaced, from that replacement's `hours_since_new_before`; older parts from their own
 replacement, unknown (NULL) without one.
+
+Windows: every rolling feature (sensor means, deviations, trends, usage over 7 / 30 days)
+covers only the installation its row belongs to, the part the ages name: the stream is
+partitioned by the component and when that part was installed, so a new part's first
+reading sees none of the part it replaced. Cumulative usage runs across installations.
 """
 
 from __future__ import annotations
@@ -97,9 +102,16 @@ def feature_columns(component_type: str) -> tuple[str, ...]:
     return (*keys, *sensors, *rolling, *USAGE_COLUMNS)
 
 
-def _frame(component: str, span: str | None) -> str:
+# The installation a stream row belongs to, by when it began (the era's part, see the module
+# docstring): the latest replacement, the reference part's installation, NULL for a part
+# whose installation is not on record. A row at that instant is the new part's.
+INSTALLED_FROM = "CASE era WHEN 'replaced' THEN last_repl_ts WHEN 'reference' THEN installed_ts END"
+INSTALLATION = "component_id, installed_from"
+
+
+def _frame(partition: str, span: str | None) -> str:
     start = f"{span} PRECEDING" if span else "UNBOUNDED PRECEDING"
-    return f"OVER (PARTITION BY {component} ORDER BY ts RANGE BETWEEN {start} AND CURRENT ROW)"
+    return f"OVER (PARTITION BY {partition} ORDER BY ts RANGE BETWEEN {start} AND CURRENT ROW)"
 
 
 def _days(later: str, earlier: str) -> str:
@@ -202,17 +214,17 @@ def features_sql(component_type: str, incremental: bool = False) -> str:
     computation's.
 
     Ages (module docstring): running totals less offsets that no window changes (`anchor`);
-    `era` names the part a reading is of.
+    `era` names the part a stream row is of, and `installed_from` its installation, which
+    partitions the rolling windows.
     """
     sensors = sensor_names(component_type)
     telemetry = telemetry_table(component_type)
     null_sensors = ", ".join(f"CAST(NULL AS DOUBLE) AS {s}" for s in sensors)
     reading_sensors = ", ".join(f"CAST(t.{s} AS DOUBLE) AS {s}" for s in sensors)
-    all_, w7, w30 = (
-        _frame("component_id", None),
-        _frame("component_id", WINDOWS["7d"]),
-        _frame("component_id", WINDOWS["30d"]),
-    )
+    # Cumulative usage runs over the component's whole stream (ages subtract offsets from
+    # it); every rolling window stays inside the installation its row belongs to.
+    all_ = _frame("component_id", None)
+    w7, w30 = (_frame(INSTALLATION, WINDOWS[k]) for k in ("7d", "30d"))
     rolling = []
     for s in sensors:
         rolling += [
@@ -305,16 +317,7 @@ s AS (
             "repl0_ts",
             scope,
         )
-    } AS last_repl_ts,
-         coalesce(sum(block_hours) {w7}, 0) AS flight_hours_7d,
-         coalesce(sum(block_hours) {w30}, 0) AS flight_hours_30d,
-         coalesce(sum(cycles) {w7}, 0) AS cycles_7d,
-         coalesce(sum(cycles) {w30}, 0) AS cycles_30d,
-         avg(turbulence) {w7} AS turbulence_7d,
-         avg(turbulence) {w30} AS turbulence_30d,
-         coalesce(sum(storm) {w30}, 0) AS storm_flights_30d,
-         avg(wind_kt) {w7} AS avg_wind_kt_7d,
-         {", ".join(rolling)}
+    } AS last_repl_ts
   FROM cum
 ),
 aged AS (
@@ -325,13 +328,26 @@ aged AS (
               WHEN s.ts < a.installed_ts THEN 'removed'
               ELSE 'reference' END AS era
   FROM s JOIN anchor AS a ON a.component_id = s.component_id
-  WHERE s.kind = 0
+),
+w AS (
+  SELECT aged.*,
+         coalesce(sum(block_hours) {w7}, 0) AS flight_hours_7d,
+         coalesce(sum(block_hours) {w30}, 0) AS flight_hours_30d,
+         coalesce(sum(cycles) {w7}, 0) AS cycles_7d,
+         coalesce(sum(cycles) {w30}, 0) AS cycles_30d,
+         avg(turbulence) {w7} AS turbulence_7d,
+         avg(turbulence) {w30} AS turbulence_30d,
+         coalesce(sum(storm) {w30}, 0) AS storm_flights_30d,
+         avg(wind_kt) {w7} AS avg_wind_kt_7d,
+         {", ".join(rolling)}
+  FROM (SELECT aged.*, {INSTALLED_FROM} AS installed_from FROM aged) AS aged
 ),
 u AS (
-  SELECT aged.*,
+  SELECT w.*,
          last_maint_ts IS NOT NULL AND (era <> 'reference' OR installed_ts IS NULL
            OR last_maint_ts >= installed_ts) AS maint_counts
-  FROM aged
+  FROM w
+  WHERE w.kind = 0
 )
 SELECT s.component_id, c.aircraft_id, '{component_type}' AS component_type, s.flight_id,
        s.ts AS reading_ts,
