@@ -95,6 +95,20 @@ def test_telemetry_landing_before_its_days_flights_and_weather(
     _assert_same_gold(settings, gold_fleet)
 
 
+def test_a_replacement_landing_late(
+    small_fleet_landing: tuple[Settings, SimSummary], gold_fleet: Settings, tmp_path: Path
+) -> None:
+    """Readings after it were built as the old part's: their windows must restart at it."""
+    settings = _copy(small_fleet_landing[0], tmp_path / "data")
+    events = _rows(settings.landing_dir / "maintenance_events")
+    day = min(m["event_ts"][:10] for m in events if m["event_type"] == "replacement")
+    _move(settings.landing_dir, tmp_path / "parked", ("maintenance_events",), day)
+    run_pipeline(settings)
+    _move(tmp_path / "parked", settings.landing_dir, ("maintenance_events",), day)
+    run_pipeline(settings)
+    _assert_same_gold(settings, gold_fleet)
+
+
 def _csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
