@@ -13,7 +13,13 @@ from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.bronze import FileMark, _complete_folders, ingest, pending_files
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
-from aerotwin.pipeline.landing import UTF8_BOM, LandingLayoutError, discover, split_lines
+from aerotwin.pipeline.landing import (
+    UTF8_BOM,
+    LandingLayoutError,
+    discover,
+    parse_csv_lines,
+    split_lines,
+)
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.sim.live import run_live
@@ -164,6 +170,93 @@ def test_files_with_one_header_are_parsed_in_one_go_unless_a_row_is_malformed() 
     assert [t.num_rows for t in apart] == [3, 1, 3]
     assert apart[1].column("_parse_ok").to_pylist() == [False]
     assert apart[2].column("flight_id").to_pylist() == ["F1", "F2", "F3"]
+
+
+# A quote opened and never closed: the line's quoting does not close on it.
+OPEN_QUOTE = 'F4,2026-01-02,N2,R1,"ORD,LAX,2026-01-02T06:00:00Z,,1.0,1,false'
+# Run on to the line's end, the open quote leaves the right number of fields.
+OPEN_LAST = 'F5,2026-01-02,N2,R1,ORD,LAX,2026-01-02T06:00:00Z,,1.0,1,"false'
+# A quoted value holding a line break: two lines, neither a row.
+SPLIT_VALUE = ['F6,2026-01-02,N2,R1,"ORD', 'Terminal 2",LAX,2026-01-02T06:00:00Z,,1.0,1,false']
+
+
+def test_parse_csv_lines_reads_each_line_on_its_own() -> None:
+    # One reader over the list ran a quote on into the next lines: fewer rows than lines.
+    columns = HEADER.split(",")
+    lines = [ROWS[0], OPEN_QUOTE, ROWS[1], OPEN_LAST, *SPLIT_VALUE, ROWS[2], "F7,a\rb"]
+    values, ok = parse_csv_lines(lines, columns)
+    assert ok == [True, False, True, False, False, False, True, False]
+    assert all(len(v) == len(lines) for v in values)
+    assert [values[0][i] for i in (0, 2, 6)] == ["F1", "F2", "F3"]
+    assert {values[c][i] for c in range(len(columns)) for i in (1, 3, 4, 5, 7)} == {None}
+
+
+def test_a_line_whose_quote_does_not_close_is_a_parse_error_and_the_others_are_rows(
+    tmp_path: Path,
+) -> None:
+    columns = HEADER.split(",")
+    files = {
+        # Parsed with the next file first: the open quote runs on into its lines.
+        "2026-01-01": "\n".join([HEADER, ROWS[0], OPEN_LAST]) + "\n",
+        "2026-01-02": "\n".join([HEADER, ROWS[0], OPEN_QUOTE, ROWS[1], *SPLIT_VALUE, ROWS[2]])
+        + "\n",
+        "2026-01-03": "\n".join([HEADER, *ROWS, OPEN_LAST]) + "\n",  # the last line of all
+        "2026-01-04": "\r\n".join([HEADER, ROWS[0], OPEN_LAST, "F7,a\rb", ROWS[1]]) + "\r\n",
+    }
+    _, rows = _bronze(tmp_path, files)
+    bad = {OPEN_QUOTE, OPEN_LAST, *SPLIT_VALUE, "F7,a\rb"}
+    expected_lines = [
+        [ROWS[0], OPEN_LAST],
+        [ROWS[0], OPEN_QUOTE, ROWS[1], *SPLIT_VALUE, ROWS[2]],
+        [*ROWS, OPEN_LAST],
+        [ROWS[0], OPEN_LAST, "F7,a\rb", ROWS[1]],
+    ]
+    expected = [
+        {"_raw": line, "_parse_ok": False, **dict.fromkeys(columns)}
+        if line in bad
+        else _expected([line], columns)[0]
+        for lines in expected_lines
+        for line in lines
+    ]
+    assert [{k: r[k] for k in expected[0]} for r in rows] == expected
+    assert [r["_line"] for r in rows] == [2, 3, 2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 2, 3, 4, 5]
+
+
+def test_quotes_that_do_not_close_on_their_line_are_quarantined_and_the_feed_goes_on(
+    fresh_landing: Settings,
+) -> None:
+    # Each stopped its feed's bronze with "ArrowInvalid: Column 7 named _parse_ok expected
+    # length 3 but got length 1", on every later run.
+    landing = fresh_landing.landing_dir
+    airports = landing / "reference" / "airports.csv"
+    rows = list(csv.reader(airports.read_text().splitlines()))
+    rows[2][1] += "\nTerminal 2"  # written quoted over two lines
+    with airports.open("w", newline="") as out:
+        csv.writer(out, lineterminator="\n").writerows(rows)
+    split = airports.read_text().splitlines()[2:4]
+    path = sorted(landing.glob("flights/date=*/*.csv"))[0]
+    header, first = path.read_text().splitlines()[:2]
+    fields = dict(zip(header.split(","), first.split(","), strict=True))
+    stray = ",".join({**fields, "flight_id": "X-1", "route_id": f'"{fields["route_id"]}'}.values())
+    kept = ",".join({**fields, "flight_id": "X-2"}.values())
+    with path.open("a") as out:
+        out.write(f"{stray}\n{kept}\n")
+    count = len(path.read_text().splitlines())
+
+    run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    sql = "SELECT record_id, raw_record FROM quarantine WHERE rule = 'parse_error'"
+    found = {r["record_id"]: r["raw_record"] for r in query(lakehouse, sql).to_pylist()}
+    name = path.relative_to(landing).as_posix()
+    expected = {"reference/airports.csv:3": split[0], "reference/airports.csv:4": split[1]}
+    assert {k: found.get(k) for k in [*expected, f"{name}:{count - 1}"]} == {
+        **expected,
+        f"{name}:{count - 1}": stray,
+    }
+    codes = query(lakehouse, "SELECT airport_code FROM airports").column(0).to_pylist()
+    assert sorted(codes) == sorted(r[0] for r in rows[1:] if r != rows[2])
+    sql = "SELECT _line FROM flights WHERE flight_id = 'X-2'"
+    assert query(lakehouse, sql).to_pylist() == [{"_line": count}]
 
 
 def _corrupt(path: Path, line: int, old: bytes, new: bytes) -> bytes:

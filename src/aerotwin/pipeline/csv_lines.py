@@ -1,12 +1,13 @@
 """CSV lines parsed in bronze against their file's header, many files in one Arrow parse.
 
-Each data line is one row: a line whose field count is not its header's, or that Arrow
-cannot read as one row, has `_parse_ok` false and NULL fields (the line-by-line parser
-decides), never a shifted row. The fast path hands Arrow's CSV reader the files' bytes as
-they are, chained: files without any `\\r` (Arrow ends a row at a lone `\\r` too, the line
-splitter does not), whose rows then come out exactly one per non-blank line, in order
-(each row ends at a line break, blank lines are skipped by both, so equal counts mean
-aligned rows). Anything else goes file by file, as the lines themselves.
+Each data line is one row: a line whose field count is not its header's, whose quoting
+does not close on it, or that Arrow cannot read as one row, has `_parse_ok` false and NULL
+fields (the line-by-line parser decides), never a shifted row. The fast path hands Arrow's
+CSV reader the files' bytes as they are, chained: files without any `\\r` (Arrow ends a row
+at a lone `\\r` too, the line splitter does not), whose rows then come out exactly one per
+non-blank line, in order (each row ends at a line break, blank lines are skipped by both,
+so equal counts mean aligned rows, once no value runs on past its line: `read_rows`).
+Anything else goes file by file, as the lines themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aerotwin.pipeline.landing import parse_csv_lines
@@ -111,9 +113,10 @@ def _with_fields(
 
 
 def read_rows(body: pa.Buffer, columns: list[str]) -> pa.Table | None:
-    """Arrow's CSV reader over `body` (no header line), every field text; None if malformed."""
+    """Arrow's CSV reader over `body` (no header line), every field text; None if malformed,
+    or if a quote left open ran a value on past its line."""
     try:
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             body,
             read_options=pacsv.ReadOptions(column_names=columns),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
@@ -128,3 +131,10 @@ def read_rows(body: pa.Buffer, columns: list[str]) -> pa.Table | None:
         )
     except pa.ArrowInvalid:
         return None  # a malformed row: the line-by-line parser flags it
+    # Arrow reads on past line breaks inside quotes (`newlines_in_values` only tells its
+    # chunker): with as many rows as lines, such a row still ends a file or a block. A value
+    # can only hold a line break after a quote, which most feeds never write.
+    quoted = bool((np.frombuffer(body, dtype=np.uint8) == ord('"')).any())
+    if quoted and any(pc.any(pc.match_substring(c, "\n")).as_py() for c in table.columns):
+        return None
+    return table

@@ -163,12 +163,25 @@ def _decoded(value: bytes) -> tuple[str, bool]:
 def parse_csv_lines(
     lines: list[str], columns: list[str]
 ) -> tuple[list[list[str | None]], list[bool]]:
-    """Parse CSV data lines against `columns`; a line with the wrong field count is not ok."""
+    """Parse CSV data lines against `columns`, each line on its own (a line is a record);
+    a line with the wrong field count, or whose quoting does not close on it, is not ok."""
     values: list[list[str | None]] = [[] for _ in columns]
     ok: list[bool] = []
-    for fields in csv.reader(lines):
-        good = len(fields) == len(columns)
+    for line in lines:
+        fields = _csv_fields(line)
+        good = fields is not None and len(fields) == len(columns)
         ok.append(good)
         for i, column in enumerate(values):
-            column.append((fields[i] if fields[i] != "" else None) if good else None)
+            column.append((fields[i] or None) if good and fields else None)
     return values, ok
+
+
+def _csv_fields(line: str) -> list[str] | None:
+    """One line's CSV fields; None when its quoting does not close on the line, or it holds a
+    lone `\r` outside quotes (the csv module refuses it)."""
+    try:
+        # The line break read inside a value shows a quote left open (the line has none).
+        fields = next(csv.reader([line + "\n"]), [])
+    except csv.Error:
+        return None
+    return None if any("\n" in f for f in fields) else fields
