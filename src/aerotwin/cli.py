@@ -389,7 +389,7 @@ def _run_pipeline(
     from aerotwin.pipeline.expectations import ExpectationFailed
     from aerotwin.pipeline.landing import LandingLayoutError
     from aerotwin.pipeline.parallel import RunInterrupted
-    from aerotwin.pipeline.report import run_summary, table_progress
+    from aerotwin.pipeline.report import run_notices, run_summary, table_progress
     from aerotwin.pipeline.runner import run_pipeline
 
     declared = _declared_tables(settings)
@@ -417,6 +417,8 @@ def _run_pipeline(
             code=130,
             label="pipeline interrupted",
         )
+    for notice in run_notices(result, settings):
+        console.print(f"[yellow]note:[/yellow] {escape(notice)}", highlight=False, soft_wrap=True)
     # Long lines whole (the terminal wraps them): tables waiting are listed on one line.
     console.print(run_summary(result), markup=False, highlight=False, soft_wrap=True)
 

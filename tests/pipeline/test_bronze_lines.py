@@ -32,8 +32,12 @@ TRICKY = (
 )
 
 
-def _reference(data: bytes, start: int) -> tuple[list[str], list[int], int, int, list[bool]]:
+def _reference(
+    data: bytes, start: int, final: bool = False
+) -> tuple[list[str], list[int], int, int, list[bool]]:
     """What a plain line reader gives: the same contract, written the obvious way."""
+    if final and len(data) > start and not data.endswith(b"\n"):
+        data += b"\n"  # the end of a complete file ends its last line
     end = data.rfind(b"\n") + 1
     if end <= start:
         return [], [], 0, start, []
@@ -44,13 +48,14 @@ def _reference(data: bytes, start: int) -> tuple[list[str], list[int], int, int,
     return text, [i for i, _ in kept], len(raw), end, not_utf8
 
 
+@pytest.mark.parametrize("final", [False, True])
 @pytest.mark.parametrize("start", [0, 8, 9, len(TRICKY) - 12, len(TRICKY)])
-def test_split_lines_is_a_plain_line_reader(start: int) -> None:
-    lines = split_lines(TRICKY, start)
-    text, numbers, breaks, end, not_utf8 = _reference(TRICKY, start)
+def test_split_lines_is_a_plain_line_reader(start: int, final: bool) -> None:
+    lines = split_lines(TRICKY, start, final)
+    text, numbers, total, end, not_utf8 = _reference(TRICKY, start, final)
     assert lines.text.to_pylist() == text
     assert lines.numbers.tolist() == numbers
-    assert (lines.breaks, lines.end) == (breaks, end)
+    assert (lines.total, lines.end) == (total, min(end, len(TRICKY)))
     assert lines.text.type == pa.string()
     lines.text.validate(full=True)  # bytes that are not UTF-8 never reach `_raw`
     marked = lines.not_utf8.tolist() if lines.not_utf8 is not None else [False] * len(text)
@@ -64,6 +69,10 @@ def test_split_lines_keeps_blank_and_odd_lines_apart() -> None:
     assert "\\xff bad \\xc3" in lines.text.to_pylist()  # the bytes, escaped, not lost
     assert lines.not_utf8 is not None and lines.not_utf8.sum() == 1
     assert lines.text.to_pylist()[-1] == "last"
+    # The end of a complete file ends its last line; a lone "\r" there is a blank line.
+    assert split_lines(TRICKY, final=True).text.to_pylist()[-2:] == ["last", "unterminated"]
+    blank_last = split_lines(b"a\n\r", final=True)
+    assert (blank_last.text.to_pylist(), blank_last.total, blank_last.end) == (["a"], 2, 3)
 
 
 HEADER = (
@@ -152,6 +161,64 @@ def test_a_grown_csv_file_adds_only_its_new_lines(tmp_path: Path) -> None:
         (line, i, f"F{i - 1}") for i, line in enumerate(ROWS, 2)
     ]
     assert all(r["_parse_ok"] for r in got)
+
+
+def test_a_reference_file_without_a_final_line_break_keeps_its_last_row(tmp_path: Path) -> None:
+    # A snapshot is complete when it lands, and its hash is recorded: it is never read
+    # again. Its last aircraft was dropped, and that aircraft's telemetry quarantined.
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    reference = settings.landing_dir / "reference"
+    reference.mkdir(parents=True)
+    header = "aircraft_id,model,manufacturer,engine_count,base_airport_code,entry_into_service_date"
+    rows = ["N1,A320neo,Airbus,2,ORD,2019-03-14", "N2,B787-9,Boeing,2,LAX,2020-07-01"]
+    (reference / "aircraft.csv").write_text(f"{header}\n{rows[0]}\r\n{rows[1]}")
+    (reference / "routes.csv").write_text(
+        "route_id,origin,destination,distance_nm,turbulence_index"
+    )
+    lakehouse = _ingest(settings, "bronze_aircraft")
+    sql = "SELECT _line, _raw, _parse_ok, aircraft_id FROM bronze_aircraft ORDER BY _line"
+    got = query(lakehouse, sql, ["bronze_aircraft"]).to_pylist()
+    assert [tuple(r.values()) for r in got] == [(2, rows[0], True, "N1"), (3, rows[1], True, "N2")]
+    table = next(t for t in load_tables() if t.name == "bronze_aircraft")
+    assert pending_files(lakehouse, settings, table).files == []  # read once, all of it
+    _ingest(settings, "bronze_routes")  # a header alone, without its line break
+    assert lakehouse.state("bronze_routes").rows == 0 and lakehouse.exists("bronze_routes")
+
+
+def test_a_last_line_without_a_line_break_is_read_once_its_folder_closes(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data")  # pipeline.open_days: 7
+    table = next(t for t in load_tables() if t.name == "bronze_telemetry_engine")
+    lakehouse = Lakehouse.from_settings(settings)
+    record = '{{"component_id":"N1-ENG1","reading_ts":"{}T0{}:00:00Z","egt_c":600}}'
+
+    def land(day: str, text: str) -> str:
+        name = f"telemetry_engine/date={day}/part-00000.jsonl"
+        (settings.landing_dir / name).parent.mkdir(parents=True)
+        (settings.landing_dir / name).write_text(text)
+        return name
+
+    def held_back(run_id: str) -> list[str]:
+        pending = pending_files(lakehouse, settings, table)
+        return ingest(lakehouse, settings.landing_dir, table, run_id, pending).held_back
+
+    first = land(
+        "2026-01-01", f"{record.format('2026-01-01', 1)}\n{record.format('2026-01-01', 2)}"
+    )
+    assert held_back("run-1") == [first]  # the newest folder: the line may still be written
+    land("2026-01-08", record.format("2026-01-08", 1) + "\n")
+    assert held_back("run-2") == [first]  # 7 days older than the newest: still open
+    # A day later the folder closes (it is not listed again): nothing will add to its files.
+    land("2026-01-09", record.format("2026-01-09", 1) + "\n")
+    assert held_back("run-3") == []
+    assert pending_files(lakehouse, settings, table).files == []
+    sql = (
+        f"SELECT _line, _raw, _parse_ok FROM bronze_telemetry_engine WHERE _source_file = '{first}'"
+    )
+    got = query(lakehouse, f"{sql} ORDER BY _line", ["bronze_telemetry_engine"]).to_pylist()
+    assert [(r["_line"], r["_raw"], r["_parse_ok"]) for r in got] == [
+        (1, record.format("2026-01-01", 1), True),
+        (2, record.format("2026-01-01", 2), True),
+    ]
 
 
 def _csv_file(lines: list[str], body: bool = True) -> CsvFile:
@@ -385,6 +452,26 @@ def test_files_starting_with_a_byte_order_mark_give_the_same_tables(
     for path in marked:
         path.write_bytes(UTF8_BOM + path.read_bytes())
     run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
+    expected = Lakehouse.from_settings(first_run[0])
+    lakehouse = Lakehouse.from_settings(fresh_landing)
+    assert_same_tables(lakehouse, expected, ["aircraft", "flights", "telemetry_engine"])
+
+
+def test_complete_files_without_a_final_line_break_give_the_same_tables(
+    fresh_landing: Settings, first_run: tuple[Settings, RunResult]
+) -> None:
+    # A reference file is complete when it lands; so is a file whose arrival-day folder is
+    # more than pipeline.open_days older than the newest (it is not listed again).
+    landing = fresh_landing.landing_dir
+    cut = [
+        landing / "reference" / "aircraft.csv",
+        sorted(landing.glob("flights/date=*/*.csv"))[0],
+        sorted(landing.glob("telemetry_engine/date=*/*.jsonl"))[0],
+    ]
+    for path in cut:
+        path.write_bytes(path.read_bytes().removesuffix(b"\n"))
+    result = run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
+    assert result.held_back == []
     expected = Lakehouse.from_settings(first_run[0])
     lakehouse = Lakehouse.from_settings(fresh_landing)
     assert_same_tables(lakehouse, expected, ["aircraft", "flights", "telemetry_engine"])

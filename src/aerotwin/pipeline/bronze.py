@@ -5,7 +5,9 @@ the same Delta commit as the rows it covers (the commit's `userMetadata`), so a 
 never record a file as ingested without its rows (or the reverse), and reading it costs one
 small log entry, not a scan. A rerun ingests nothing twice; a new day's files are ingested
 alone; a live file that grew is read from where the last run stopped. Only complete
-(newline-terminated) lines are read: a line still being written waits for the next run.
+(newline-terminated) lines are read: a line still being written waits for the next run
+(and the run names its file), unless its file is complete: a reference snapshot, or a file
+in an arrival-day folder this run closes (it is not listed again).
 Every line is kept raw (`_raw`), with its file, line number, arrival day, ingestion time and
 batch id (= the Delta version that added it, which silver uses as its incremental
 watermark). JSON lines are also parsed once into typed columns (`json_lines`).
@@ -18,9 +20,9 @@ import datetime as dt
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,16 @@ class IngestResult:
     files: int
     rows: int
     version: int | None
+    held_back: list[str] = field(default_factory=list)  # files whose last line has no `\n` yet
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a run has to read of one feed (`pending_files`), as paths under the landing root."""
+
+    files: list[str]  # files with lines not yet ingested, in arrival order
+    # Those complete: their last line is a record with or without its line break.
+    whole: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -101,33 +113,37 @@ def _scanned_checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]
     return {name: FileMark(int(line), int(offset)) for name, line, offset in rows}
 
 
-def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> list[str]:
-    """Landing files of the table's feed with lines not yet ingested, in arrival order."""
+def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> Pending:
+    """What to read of the table's feed: files with lines not yet ingested, in arrival
+    order, and those of them that are complete."""
     source, landing = _source(table), settings.landing_dir
     if source.snapshot:
         path = f"reference/{source.feed}.csv"
         if not (landing / path).is_file():
-            return []
+            return Pending([])
         meta = lakehouse.commit_metadata(table.name) or {}
-        return [] if meta.get("sha256") == _sha256(landing / path) else [path]
+        # A snapshot is complete when it lands, and is read once.
+        new = meta.get("sha256") != _sha256(landing / path)
+        return Pending([path], frozenset([path])) if new else Pending([])
     marks = checkpoint(lakehouse, table.name)
-    done = _complete_folders(marks, settings.pipeline.open_days)
-    return [
-        f
-        for f in discover(landing, source.feed, source.format, done)
-        if f not in marks or (landing / f).stat().st_size > marks[f].offset
-    ]
+    open_days = settings.pipeline.open_days
+    listed = discover(landing, source.feed, source.format, _complete_folders(marks, open_days))
+    files = [f for f in listed if f not in marks or (landing / f).stat().st_size > marks[f].offset]
+    # The folders this run closes are not listed again: their files are read to the end.
+    closing = _complete_folders([*marks, *files], open_days)
+    whole = frozenset(f for f in files if f.split("/")[1] in closing)
+    return Pending(files, whole)
 
 
-def _complete_folders(marks: dict[str, FileMark], open_days: int) -> frozenset[str]:
-    """Arrival-day folders already ingested that are not listed again: those more than
-    `open_days` days before the newest one ingested.
+def _complete_folders(files: Iterable[str], open_days: int) -> frozenset[str]:
+    """Arrival-day folders of `files` (the ingested ones) that are not listed again: those
+    more than `open_days` days before the newest one.
 
     A file may still land in a recent day's folder (a vendor's backfill after midnight; a
     live day older than the history's late-record folders), so those stay open, as do
     folders never seen (new days, or a day that landed late): a year is not re-listed.
     """
-    folders = {name.split("/")[1] for name in marks if name.count("/") == 2}
+    folders = {name.split("/")[1] for name in files if name.count("/") == 2}
     # A folder that is no day (ingested before such folders stopped the run) is never newest.
     days = {
         f: dt.date.fromisoformat(f.removeprefix("date="))
@@ -145,26 +161,27 @@ def ingest(
     landing: Path,
     table: TableDef,
     run_id: str,
-    files: list[str],
+    pending: Pending,
     on_chunk: Callable[[int, int], None] | None = None,
     duck: duckdb.DuckDBPyConnection | None = None,
 ) -> IngestResult:
-    """Append the new lines of `files` (`pending_files`) to `table`, one commit per chunk.
+    """Append the new lines of the `pending` files to `table`, one commit per chunk.
 
     `duck`: a DuckDB database the caller keeps open; ingestion works on a cursor of it
     (opening a database costs ~25 ms, and a new day ingests 9 feeds).
     """
     source = _source(table)
     marks = {} if source.snapshot else checkpoint(lakehouse, table.name)
-    rows = 0
+    rows, held_back = 0, []
     version = lakehouse.version(table.name)
     con = duck.cursor() if duck is not None else duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     try:
-        for chunk in _chunks(landing, files):
+        for chunk in _chunks(landing, pending.files):
             batch_id = 0 if version is None else version + 1
             now = dt.datetime.now(dt.UTC)
-            read = _read_files(landing, chunk, marks, source, batch_id, now)
+            read = _read_files(landing, chunk, marks, source, pending.whole, batch_id, now)
+            held_back += [name for r, name in zip(read, chunk, strict=True) if r.held_back]
             # A header-only CSV still creates the table (with its columns) the first time.
             keep_empty = version is None
             parts = [p for p in _tables(read) if p.num_rows or (keep_empty and p.num_columns)]
@@ -197,7 +214,7 @@ def ingest(
                 on_chunk(len(chunk), data.num_rows)
     finally:
         con.close()
-    return IngestResult(len(files), rows, version)
+    return IngestResult(len(pending.files), rows, version, held_back)
 
 
 def _read_files(
@@ -205,14 +222,17 @@ def _read_files(
     names: list[str],
     marks: dict[str, FileMark],
     source: LandingSource,
+    whole: frozenset[str],
     batch_id: int,
     now: dt.datetime,
 ) -> list[FileRead]:
     """`_read` of every file, on every core (file reads, numpy and Arrow release the GIL)."""
+
+    def read(name: str) -> FileRead:
+        return _read(landing, name, marks.get(name), source, name in whole, batch_id, now)
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(
-            pool.map(lambda n: _read(landing, n, marks.get(n), source, batch_id, now), names)
-        )
+        return list(pool.map(read, names))
 
 
 def _source(table: TableDef) -> LandingSource:
@@ -306,11 +326,13 @@ def _header_problem(header: list[str], source: LandingSource) -> str | None:
 @dataclass(frozen=True)
 class FileRead:
     """What `_read` found in one file: its new lines with lineage (CSV: with its header and
-    bytes, to parse) and its new mark (None when there is nothing new)."""
+    bytes, to parse), its new mark (None when there is nothing new), and whether a last line
+    without its line break was left for a later run."""
 
     lineage: pa.Table
     mark: FileMark | None
     csv: CsvFile | None = None
+    held_back: bool = False
 
 
 def _read(
@@ -318,10 +340,12 @@ def _read(
     name: str,
     mark: FileMark | None,
     source: LandingSource,
+    whole: bool,
     batch_id: int,
     now: dt.datetime,
 ) -> FileRead:
-    """The complete lines of `name` after `mark`, with lineage (CSV: with its header)."""
+    """The complete lines of `name` after `mark`, with lineage (CSV: with its header);
+    `whole`: the file is complete, its last line is one with or without its line break."""
     data = read_file(landing / name)
     # A byte-order mark is not part of the first line: not its text, nor a CSV header's
     # (the header is read again on every run, also when reading from a saved offset).
@@ -336,11 +360,13 @@ def _read(
             "is ingested as a new file; duplicates are resolved by key, the latest arrival "
             "wins)"
         )
-    lines = split_lines(data, start)  # an unterminated last line is still being written
+    # Else an unterminated last line may still be being written: it waits.
+    lines = split_lines(data, start, final=whole)
+    held_back = len(data) > lines.end
     if lines.end <= start:
-        return FileRead(pa.table({}), None)
+        return FileRead(pa.table({}), None, held_back=held_back)
     base = mark.line if mark else 0
-    new_mark = FileMark(base + lines.breaks, lines.end)
+    new_mark = FileMark(base + lines.total, lines.end)
     raw, numbers = lines.text, lines.numbers + base
     if source.format == "jsonl":
         lineage = _lineage(raw, numbers, name, batch_id, now, lines.end)
@@ -348,9 +374,11 @@ def _read(
         marks = (
             pa.nulls(len(raw), pa.bool_()) if lines.not_utf8 is None else pa.array(lines.not_utf8)
         )
-        return FileRead(lineage.append_column(NOT_UTF8, marks), new_mark)
+        return FileRead(lineage.append_column(NOT_UTF8, marks), new_mark, held_back=held_back)
     buffer = np.frombuffer(data, dtype=np.uint8)
     header_end = int(np.argmax(buffer == 10))
+    if buffer[header_end] != 10:
+        header_end = len(data)  # a whole file of one line, without its line break
     head = data.slice(bom, header_end - bom).to_pybytes().decode("utf-8", "backslashreplace")
     header = next(csv.reader([head]))
     problem = _header_problem(header, source)
@@ -358,13 +386,21 @@ def _read(
         raise LandingLayoutError(f"landing file {name}: {problem}")
     body_start, not_utf8 = start, lines.not_utf8
     if mark is None:
-        raw, numbers, body_start = raw[1:], numbers[1:], header_end + 1
+        raw, numbers, body_start = raw[1:], numbers[1:], min(header_end + 1, lines.end)
         not_utf8 = not_utf8[1:] if not_utf8 is not None else None
     lineage = _lineage(raw, numbers, name, batch_id, now, lines.end)
     if not_utf8 is not None and not not_utf8.any():
         not_utf8 = None  # only the header held such bytes
     # Arrow may read the bytes as they are only when the first line read was the header,
-    # and when they are all UTF-8 (the escaped lines are not the bytes).
-    plain = header_end > 0 and not_utf8 is None and not (buffer[body_start : lines.end] == 13).any()
+    # when they are all UTF-8 (the escaped lines are not the bytes), and when they end with
+    # a line break (files are parsed chained: a last line would run on into the next file).
+    ended = lines.end == body_start or buffer[lines.end - 1] == 10
+    plain = (
+        header_end > 0
+        and ended
+        and not_utf8 is None
+        and not (buffer[body_start : lines.end] == 13).any()
+    )
     body = data.slice(body_start, lines.end - body_start) if plain else None
-    return FileRead(lineage, new_mark, CsvFile(lineage, tuple(header), body, not_utf8))
+    csv_file = CsvFile(lineage, tuple(header), body, not_utf8)
+    return FileRead(lineage, new_mark, csv_file, held_back)

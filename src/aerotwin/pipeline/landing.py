@@ -89,8 +89,8 @@ class Lines(NamedTuple):
 
     text: pa.StringArray  # every non-blank line, without its line break
     numbers: np.ndarray  # each one's line number, counted from the offset (1-based)
-    breaks: int  # line breaks read, blank lines included
-    end: int  # the byte offset just past the last line break (the offset when none)
+    total: int  # lines read, blank lines included
+    end: int  # the byte offset just past the last line read (the offset when none)
     not_utf8: np.ndarray | None = None  # which lines held bytes that are not UTF-8 (None: none)
 
 
@@ -105,8 +105,9 @@ def bom_length(data: bytes | pa.Buffer) -> int:
     return 3 if bytes(memoryview(data)[:3]) == UTF8_BOM else 0
 
 
-def split_lines(data: bytes | pa.Buffer, start: int = 0) -> Lines:
-    """The complete (newline-terminated) lines of `data` from byte `start` on.
+def split_lines(data: bytes | pa.Buffer, start: int = 0, final: bool = False) -> Lines:
+    """The complete (newline-terminated) lines of `data` from byte `start` on; with `final`
+    (the data are a whole file that nothing adds to), also a last line without its `\n`.
 
     Zero-copy until the line breaks are trimmed: offsets come from the newlines' positions.
     A line that is empty or a lone `\r` is blank: counted, not returned. A byte that is not
@@ -115,11 +116,13 @@ def split_lines(data: bytes | pa.Buffer, start: int = 0) -> Lines:
     """
     buffer = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buffer[start:] == 10) + start
+    if final and len(buffer) > (ends[-1] + 1 if len(ends) else start):
+        ends = np.append(ends, len(buffer))  # the last line ends where the data do
     if not len(ends):
         return Lines(pa.array([], pa.string()), np.array([], dtype=np.int64), 0, start)
     starts = np.concatenate(([start], ends[:-1] + 1))
     # Each string spans start..end inclusive of its '\n'; the line break is trimmed below.
-    offsets = np.concatenate(([start], ends + 1))
+    offsets = np.concatenate(([start], np.minimum(ends + 1, len(buffer))))
     wide = offsets[-1] >= 2**31
     lines = (pa.LargeStringArray if wide else pa.StringArray).from_buffers(
         len(ends),
@@ -132,7 +135,7 @@ def split_lines(data: bytes | pa.Buffer, start: int = 0) -> Lines:
     numbers = np.arange(1, len(ends) + 1, dtype=np.int64)
     keep = (ends - starts) > 0
     keep &= ~((ends - starts == 1) & (buffer[ends - 1] == 13))
-    end = int(ends[-1]) + 1
+    end = int(offsets[-1])
     if keep.all():
         return Lines(lines, numbers, len(ends), end, not_utf8)
     kept = not_utf8[keep] if not_utf8 is not None else None

@@ -1,4 +1,5 @@
-"""What the CLI prints for the pipeline: per-table progress, run summary, tables, quality."""
+"""What the CLI prints for the pipeline: per-table progress, run summary and notices,
+tables, quality."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from aerotwin.config import Settings
 from aerotwin.lakehouse.catalog import CatalogEntry, entries, query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.lakehouse.maintenance import Maintained
@@ -83,6 +85,28 @@ def run_summary(result: RunResult) -> str:
         return head
     waits = [f"waiting ({why}): {', '.join(names)}" for why, names in result.waiting.items()]
     return "\n".join([head, *waits, WAITING_HINT])
+
+
+def run_notices(result: RunResult, settings: Settings) -> list[str]:
+    """A line each for what the run left in the landing zone: last lines held back for want
+    of their line break."""
+    lines = []
+    landing = settings.landing_dir
+    if result.held_back:
+        days = settings.pipeline.open_days
+        lines.append(
+            f"held back the last line of {_count(len(result.held_back), 'file')} in {landing}, "
+            f"which has no line break yet: {_names(result.held_back)}: it is read once its "
+            f"line break lands, or once its date= folder is more than {days} days older than "
+            "the newest (pipeline.open_days)"
+        )
+    return lines
+
+
+def _names(paths: list[str], shown: int = 5) -> str:
+    names = sorted(paths)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def tables_table(lakehouse: Lakehouse) -> Table:

@@ -62,6 +62,8 @@ class RunResult:
     full_refresh: bool
     tables: list[TableRun] = field(default_factory=list)
     seconds: float = 0.0  # wall clock, from opening the engines to the events' commit
+    # Landing files (relative to the landing root) whose last line waits for its line break.
+    held_back: list[str] = field(default_factory=list)
 
     # Tables waiting for inputs never built, by where the wait starts (`waiting_reason`).
     waiting: dict[str, list[str]] = field(default_factory=dict)
@@ -145,7 +147,7 @@ def _run(
         started = time.perf_counter()
         try:
             if table.source is not None:
-                _ingest(lakehouse, settings, table, run, loader)
+                _ingest(lakehouse, settings, table, run, loader, result)
             elif table.external is not None:
                 _declare_external(lakehouse, table, run)
             else:
@@ -238,16 +240,22 @@ class _Loader:
 
 
 def _ingest(
-    lakehouse: Lakehouse, settings: Settings, table: TableDef, run: TableRun, loader: _Loader
+    lakehouse: Lakehouse,
+    settings: Settings,
+    table: TableDef,
+    run: TableRun,
+    loader: _Loader,
+    result: RunResult,
 ) -> None:
-    files = bronze.pending_files(lakehouse, settings, table)
-    if not files:
+    pending = bronze.pending_files(lakehouse, settings, table)
+    if not pending.files:
         run.status = "skipped"
         return
     before = lakehouse.version(table.name)
     done = bronze.ingest(
-        lakehouse, settings.landing_dir, table, run.run_id, files, duck=loader.get()
+        lakehouse, settings.landing_dir, table, run.run_id, pending, duck=loader.get()
     )
+    result.held_back.extend(done.held_back)  # list.extend: one step under the GIL
     if done.version == before:
         run.status = "skipped"  # only lines still being written, or header-only files
         return
