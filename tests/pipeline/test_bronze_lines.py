@@ -379,10 +379,30 @@ def test_discover_lists_arrival_day_folders_and_names_a_folder_that_is_no_day(
     for folder in ("date=2026-01-01", "date=2026-01-02", "misc"):
         (feed / folder).mkdir(parents=True)
         (feed / folder / "part-00000.jsonl").write_text("{}\n")
-    assert discover(tmp_path, "telemetry_engine", "jsonl") == [
+    # Files of another extension are named (they were silently never read); hidden files,
+    # `_SUCCESS` markers and live mode's files still being written are not.
+    day = feed / "date=2026-01-02"
+    for name in (
+        "a.JSONL",
+        "b.ndjson",
+        "c.json",
+        "d.jsonl.gz",
+        "e.jsonl.inprogress",
+        ".f.jsonl.crc",
+    ):
+        (day / name).write_text("{}\n")
+    (day / "_SUCCESS").write_text("")
+    (day / "sub.jsonl").mkdir()
+    listing = discover(tmp_path, "telemetry_engine", "jsonl")
+    assert listing.files == [
         "telemetry_engine/date=2026-01-01/part-00000.jsonl",
         "telemetry_engine/date=2026-01-02/part-00000.jsonl",
     ]
+    assert listing.ignored == [
+        f"telemetry_engine/date=2026-01-02/{n}"
+        for n in ("a.JSONL", "b.ndjson", "c.json", "d.jsonl.gz")
+    ]
+    assert discover(tmp_path, "telemetry_engine", "jsonl", frozenset({day.name})).ignored == []
     for bad, reason in (
         ("date=2026-02-30", "day is out of range for month"),
         ("date=soon", "not date=YYYY-MM-DD"),
@@ -393,7 +413,7 @@ def test_discover_lists_arrival_day_folders_and_names_a_folder_that_is_no_day(
             discover(tmp_path, "telemetry_engine", "jsonl")
         # A folder known to be complete is not listed, so not checked either.
         done = frozenset({bad})
-        assert len(discover(tmp_path, "telemetry_engine", "jsonl", done)) == 2
+        assert len(discover(tmp_path, "telemetry_engine", "jsonl", done).files) == 2
         (feed / bad).rmdir()
 
 

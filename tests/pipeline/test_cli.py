@@ -313,20 +313,27 @@ def test_quarantine_can_be_queried_after_a_run_that_quarantined_nothing(
     assert query(lakehouse, sql, ["quarantine"]).column(0).to_pylist() == [0]
 
 
-def test_a_run_names_the_files_whose_last_line_it_holds_back(
+def test_a_run_names_the_files_it_ignores_and_the_last_lines_it_holds_back(
     bad_landing: Settings, tmp_path: Path
 ) -> None:
-    # A last line without its line break waited with no word (in a folder since closed:
-    # for ever).
+    # Both went unsaid: a `.CSV` or `.ndjson` file was never read, and a last line without
+    # its line break waited with no word (in a folder since closed: for ever).
     landing = tmp_path / "data" / "landing"
     shutil.copytree(bad_landing.landing_dir / "reference", landing / "reference")
     day = min(p.name for p in (bad_landing.landing_dir / "flights").glob("date=*"))
-    for feed in ("flights", "telemetry_engine"):
+    for feed in ("flights", "telemetry_engine", "telemetry_avionics"):
         shutil.copytree(bad_landing.landing_dir / feed / day, landing / feed / day)
+    flights = landing / "flights" / day / "part-00000.csv"
+    flights.rename(flights.with_suffix(".CSV"))
+    avionics = landing / "telemetry_avionics" / day / "part-00000.jsonl"
+    avionics.rename(avionics.with_suffix(".ndjson"))
     engine = landing / "telemetry_engine" / day / "part-00000.jsonl"
     engine.write_bytes(engine.read_bytes() + b'{"component_id":"N101AT-ENG1",')
     settings = load_settings(None, data_dir=tmp_path / "data")
     expected = [
+        f"note: ignored 2 files in {landing}: flights/{day}/part-00000.CSV, "
+        f"telemetry_avionics/{day}/part-00000.ndjson: telemetry feeds read .jsonl files, the "
+        "other feeds .csv files (docs/landing_zone.md); rename a file to have it read",
         f"note: held back the last line of 1 file in {landing}, which has no line break yet: "
         f"telemetry_engine/{day}/part-00000.jsonl: it is read once its line break lands, or "
         "once its date= folder is more than 7 days older than the newest (pipeline.open_days)",

@@ -81,6 +81,7 @@ class Pending:
     files: list[str]  # files with lines not yet ingested, in arrival order
     # Those complete: their last line is a record with or without its line break.
     whole: frozenset[str] = frozenset()
+    ignored: list[str] = field(default_factory=list)  # files in its folders it does not read
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _scanned_checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]
 
 def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> Pending:
     """What to read of the table's feed: files with lines not yet ingested, in arrival
-    order, and those of them that are complete."""
+    order, those of them that are complete, and the files beside them it does not read."""
     source, landing = _source(table), settings.landing_dir
     if source.snapshot:
         path = f"reference/{source.feed}.csv"
@@ -127,12 +128,14 @@ def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> 
         return Pending([path], frozenset([path])) if new else Pending([])
     marks = checkpoint(lakehouse, table.name)
     open_days = settings.pipeline.open_days
-    listed = discover(landing, source.feed, source.format, _complete_folders(marks, open_days))
-    files = [f for f in listed if f not in marks or (landing / f).stat().st_size > marks[f].offset]
+    listing = discover(landing, source.feed, source.format, _complete_folders(marks, open_days))
+    files = [
+        f for f in listing.files if f not in marks or (landing / f).stat().st_size > marks[f].offset
+    ]
     # The folders this run closes are not listed again: their files are read to the end.
     closing = _complete_folders([*marks, *files], open_days)
     whole = frozenset(f for f in files if f.split("/")[1] in closing)
-    return Pending(files, whole)
+    return Pending(files, whole, listing.ignored)
 
 
 def _complete_folders(files: Iterable[str], open_days: int) -> frozenset[str]:

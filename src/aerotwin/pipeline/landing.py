@@ -18,6 +18,10 @@ import pyarrow.compute as pc
 
 _DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 UTF8_BOM = b"\xef\xbb\xbf"
+# Files beside a feed's that are no data: hidden files and markers (`_SUCCESS`), and
+# files still being written (live mode renames them into place when complete).
+NOT_DATA = (".", "_")
+WRITING = ".inprogress"
 
 
 class LandingLayoutError(ValueError):
@@ -25,30 +29,39 @@ class LandingLayoutError(ValueError):
     it and says what is wrong."""
 
 
-def discover(
-    landing: Path, feed: str, suffix: str, done: frozenset[str] = frozenset()
-) -> list[str]:
-    """Files of one feed, as paths relative to the landing root, in arrival order.
+class Listing(NamedTuple):
+    """A feed's files in its arrival-day folders (`discover`), relative to the landing root."""
+
+    files: list[str]  # the feed's files (its extension), in arrival order
+    ignored: list[str]  # other files there, which are not read (another extension)
+
+
+def discover(landing: Path, feed: str, suffix: str, done: frozenset[str] = frozenset()) -> Listing:
+    """Files of one feed, as paths relative to the landing root, in arrival order, and the
+    files beside them that are not read (hidden, `_`-prefixed and `.inprogress` files aside).
 
     `done`: arrival-day folders (`date=...`) known to be complete, which are not listed
     (a file lands in its arrival day's folder, and files never change: docs/landing_zone.md).
     """
     base = landing / feed
     if not base.is_dir():
-        return []
+        return Listing([], [])
     ending = f".{suffix}"
-    found = []
+    found, ignored = [], []
     # os.scandir, not Path.glob: a year of daily folders is listed many times faster.
     with os.scandir(base) as days:
         for day in days:
             if day.name.startswith("date=") and day.name not in done and day.is_dir():
                 _check_day_folder(f"{feed}/{day.name}")
-                found += [
-                    f"{feed}/{day.name}/{f.name}"
-                    for f in os.scandir(day.path)
-                    if f.name.endswith(ending) and f.is_file()
-                ]
-    return sorted(found)
+                for f in os.scandir(day.path):
+                    if not f.is_file():  # no stat: the folder listing says
+                        continue
+                    if f.name.endswith(ending):
+                        found.append(f"{feed}/{day.name}/{f.name}")
+                    # `.JSONL`, `.ndjson`, `.csv.gz` were read by nobody, and nobody was told.
+                    elif not f.name.startswith(NOT_DATA) and not f.name.endswith(WRITING):
+                        ignored.append(f"{feed}/{day.name}/{f.name}")
+    return Listing(sorted(found), sorted(ignored))
 
 
 def day_folder_problem(name: str) -> str | None:

@@ -88,10 +88,16 @@ def run_summary(result: RunResult) -> str:
 
 
 def run_notices(result: RunResult, settings: Settings) -> list[str]:
-    """A line each for what the run left in the landing zone: last lines held back for want
-    of their line break."""
+    """A line each for what the run left in the landing zone: files no feed reads, and
+    last lines held back for want of their line break."""
     lines = []
     landing = settings.landing_dir
+    if result.ignored:
+        lines.append(
+            f"ignored {_count(len(result.ignored), 'file')} in {landing}: "
+            f"{_names(result.ignored)}: telemetry feeds read .jsonl files, the other feeds "
+            ".csv files (docs/landing_zone.md); rename a file to have it read"
+        )
     if result.held_back:
         days = settings.pipeline.open_days
         lines.append(

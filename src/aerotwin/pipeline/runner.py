@@ -62,7 +62,9 @@ class RunResult:
     full_refresh: bool
     tables: list[TableRun] = field(default_factory=list)
     seconds: float = 0.0  # wall clock, from opening the engines to the events' commit
-    # Landing files (relative to the landing root) whose last line waits for its line break.
+    # Landing files (relative to the landing root) the user should hear of: files in a
+    # feed's folders that no feed reads, and files whose last line waits for its line break.
+    ignored: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)
 
     # Tables waiting for inputs never built, by where the wait starts (`waiting_reason`).
@@ -248,6 +250,7 @@ def _ingest(
     result: RunResult,
 ) -> None:
     pending = bronze.pending_files(lakehouse, settings, table)
+    result.ignored.extend(pending.ignored)
     if not pending.files:
         run.status = "skipped"
         return
