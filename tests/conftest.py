@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ import pytest
 from aerotwin.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from aerotwin.lakehouse.delta import Lakehouse
     from aerotwin.sim.history import SimSummary
 
 
@@ -87,3 +90,30 @@ def read_and_exit() -> Callable[[str, Mapping[str, str], str, int], list[tuple[i
         return [(d.returncode, (d.stdout + d.stderr).strip()) for d in done]
 
     return run
+
+
+@pytest.fixture
+def lock_held_for() -> Callable[[Lakehouse, str, float], AbstractContextManager[None]]:
+    """Another run, in a thread, holds the lakehouse's run lock and lets go after `seconds`."""
+    from aerotwin.lakehouse.run_lock import exclusive_run
+
+    @contextmanager
+    def hold(lakehouse: Lakehouse, holder: str, seconds: float) -> Iterator[None]:
+        held, release = threading.Event(), threading.Event()
+
+        def earlier_run() -> None:
+            with exclusive_run(lakehouse, holder):
+                held.set()
+                release.wait(30)
+
+        thread = threading.Thread(target=earlier_run)
+        thread.start()
+        assert held.wait(10), f"{holder} never took the lock"
+        threading.Timer(seconds, release.set).start()
+        try:
+            yield
+        finally:
+            release.set()
+            thread.join()
+
+    return hold

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -83,27 +84,16 @@ def test_a_second_process_started_mid_run_ingests_nothing_twice(
 
 
 def test_a_run_told_to_wait_starts_when_the_other_ends_or_gives_up(
-    fresh_landing: Settings,
+    fresh_landing: Settings, lock_held_for: Callable[..., AbstractContextManager[None]]
 ) -> None:
     lakehouse = Lakehouse.from_settings(fresh_landing)
-    held, release = threading.Event(), threading.Event()
-
-    def earlier_run() -> None:
-        with exclusive_run(lakehouse, "pipeline run earlier0001"):
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=earlier_run)
-    holder.start()
-    assert held.wait(10)
-    threading.Timer(0.5, release.set).start()
     told: list[str] = []
-    started = time.monotonic()
     patient = with_section(fresh_landing, "pipeline", lock_wait_s=30)
-    result = run_pipeline(patient, tables=load_tables(layers=("bronze",)), on_wait=told.append)
-    assert result.changed and time.monotonic() - started >= 0.5
+    with lock_held_for(lakehouse, "pipeline run earlier0001", 0.5):
+        started = time.monotonic()
+        result = run_pipeline(patient, tables=load_tables(layers=("bronze",)), on_wait=told.append)
+        assert result.changed and time.monotonic() - started >= 0.5
     assert len(told) == 1 and told[0].startswith("pipeline run earlier0001, process")
-    holder.join()
 
     cli = ["--data-dir", str(fresh_landing.data_dir), "pipeline", "run", "--wait", "0.3"]
     with exclusive_run(lakehouse, "pipeline run earlier0002"):

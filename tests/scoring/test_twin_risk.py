@@ -9,7 +9,6 @@ rebuilds the views that read them.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from typing import Any
 
@@ -142,7 +141,9 @@ def test_the_views_follow_the_newest_scoring_run(scored) -> None:  # type: ignor
     assert (engines["risk_scored_ts"] == second.scored_ts).all()
 
 
-def test_scoring_stops_or_waits_while_another_run_holds_the_lakehouse(scored) -> None:  # type: ignore[no-untyped-def]
+def test_scoring_stops_or_waits_while_another_run_holds_the_lakehouse(  # type: ignore[no-untyped-def]
+    scored, lock_held_for
+) -> None:
     settings, _, _ = scored
     lake = Lakehouse.from_settings(settings)
     versions = {name: lake.version(name) for name in lake.names()}
@@ -157,22 +158,11 @@ def test_scoring_stops_or_waits_while_another_run_holds_the_lakehouse(scored) ->
     assert "Traceback" not in shown.output
     assert {name: lake.version(name) for name in lake.names()} == versions  # nothing written
 
-    held, release = threading.Event(), threading.Event()
-
-    def earlier_run() -> None:
-        with exclusive_run(lake, "pipeline run holder01score"):
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=earlier_run)
-    holder.start()
-    assert held.wait(10)
-    threading.Timer(0.5, release.set).start()
-    started = time.monotonic()
-    # The views' refresh runs under the lock score holds, without taking it a second time.
-    result = score(with_section(settings, "pipeline", lock_wait_s=30))
-    assert time.monotonic() - started >= 0.5
-    holder.join()
+    with lock_held_for(lake, "pipeline run holder01score", 0.5):
+        started = time.monotonic()
+        # The views' refresh runs under the lock score holds, without taking it a second time.
+        result = score(with_section(settings, "pipeline", lock_wait_s=30))
+        assert time.monotonic() - started >= 0.5
     assert {COMPONENT_VIEW, ENGINE_VIEW, SUMMARY} <= set(result.versions)
     engines = _view(settings).query("component_type == 'engine'")
     assert (engines["risk_scored_ts"] == result.scored_ts).all()
