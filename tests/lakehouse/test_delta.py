@@ -102,6 +102,24 @@ def test_merge_updates_only_newer_rows_and_counts_them(tmp_path: Path) -> None:
     assert _rows(lakehouse, "t")[0] == {"k": 1, "v": 10}  # older arrival does not win
 
 
+def test_a_merge_that_changes_no_row_still_commits_its_metadata_and_zero_counts(
+    tmp_path: Path,
+) -> None:
+    # A batch whose rows were all quarantined: the watermark must move on all the same.
+    lakehouse = Lakehouse(str(tmp_path))
+    lakehouse.write("t", pa.table({"k": [1, 2], "v": [10, 20]}), "append", metadata={"w": 1})
+    empty = pa.table({"k": pa.array([], pa.int64()), "v": pa.array([], pa.int64())})
+    version = lakehouse.merge("t", empty, ["k"], metadata={"w": 2})
+    assert version == 1 == lakehouse.version("t")
+    assert lakehouse.commit_metadata("t") == {"w": 2}
+    assert lakehouse.last_write_counts("t") == (0, 0)  # not the first write's 2 rows
+    # Rows matched but not newer change nothing either.
+    older = pa.table({"k": [1], "v": [0]})
+    assert lakehouse.merge("t", older, ["k"], update_when="s.v > t.v", metadata={"w": 3}) == 2
+    assert lakehouse.commit_metadata("t") == {"w": 3}
+    assert _rows(lakehouse, "t") == [{"k": 1, "v": 10}, {"k": 2, "v": 20}]
+
+
 def test_insert_only_merge_is_idempotent_and_can_replace_a_slice(tmp_path: Path) -> None:
     lakehouse = Lakehouse(str(tmp_path))
     rows = pa.table({"k": [1, 2], "g": ["a", "b"]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,20 @@ def test_spark_and_duckdb_build_identical_silver_tables(
     rebuilt = [t for t in declared if t.name in landed]
     run_pipeline(fresh_landing, engine=engine, tables=rebuilt, full_refresh=True)
     assert_corrections_won(lakehouse, landed, before)
+
+    # A new day whose one engine reading is out of range: the merge has nothing to write, yet
+    # the batch is done (counted as DuckDB counts it, watermark moved on): a rerun writes nothing.
+    feed = fresh_landing.landing_dir / "telemetry_engine"
+    newest = sorted(feed.glob("date=*/part-00000.jsonl"))[-1]
+    reading = {**json.loads(newest.read_text().splitlines()[0]), "egt_c": 99999.0}
+    day = dt.date.fromisoformat(newest.parent.name.removeprefix("date=")) + dt.timedelta(days=1)
+    (feed / f"date={day}").mkdir()
+    (feed / f"date={day}" / "part-00000.jsonl").write_text(json.dumps(reading) + "\n")
+    runs = run_pipeline(fresh_landing, engine=engine, tables=declared).tables
+    silver = next(t for t in runs if t.table_name == "telemetry_engine")
+    assert (silver.status, silver.rows_in, silver.quarantined) == ("ok", 1, 1)
+    assert (silver.rows_out, silver.duplicates) == (0, 0)
+    assert run_pipeline(fresh_landing, engine=engine, tables=declared).changed == []
 
 
 def test_spark_quarantines_bad_event_rows_as_duckdb_does(

@@ -490,7 +490,9 @@ class Lakehouse:
             # source row anyway; not when unmatched target rows are deleted.
             matches += key_range(data, keys, "t")
         predicate = " AND ".join(matches)
-        merger = self.table(name).merge(
+        target = self.table(name)
+        base = target.version()
+        merger = target.merge(
             data,
             predicate=predicate,
             source_alias="s",
@@ -504,7 +506,14 @@ class Lakehouse:
             merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_where)
         with _only_writer(name):
             merger.execute()
-        return self.committed(name)
+        version = self.committed(name)
+        if version == base:
+            # deltalake commits nothing for a merge that changes no row. One that commits
+            # nothing moves no watermark (the batch would be merged again by every later
+            # run) and leaves the previous commit's counts as `last_write_counts`' answer.
+            zero = {"num_target_rows_inserted": 0, "num_target_rows_updated": 0}
+            return self.commit_files(name, [], None, "append", metadata=metadata, metrics=zero)
+        return version
 
     def commit_files(
         self,

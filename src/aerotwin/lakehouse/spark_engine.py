@@ -18,6 +18,7 @@ from aerotwin.lakehouse.spark_runtime import SparkUnavailable, require_java
 from aerotwin.lakehouse.spark_storage import hadoop_options, ships_s3a
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+SKIP_EMPTY_COMMITS_CONF = "spark.databricks.delta.skipRecordingEmptyCommits"
 
 
 @lru_cache(maxsize=512)
@@ -92,6 +93,10 @@ class SparkEngine:
         # Spark's default writes timestamps as legacy INT96, which other readers (DuckDB, the
         # default engine) take for zone-less times: the table's next DuckDB run then failed.
         self.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        # A merge with nothing to write still commits, as the DuckDB engine's does: the commit
+        # carries the table's watermark (else the batch is redone by every later run) and
+        # metrics of 0 rows (else the previous commit's counts are read back as this one's).
+        self.spark.conf.set(SKIP_EMPTY_COMMITS_CONF, "false")
         self._reach_store(s3a)
         self._cached: dict[str, Any] = {}
         self._tables: dict[tuple[str, int | None], Any] = {}

@@ -490,7 +490,7 @@ def _quarantine(
         metadata={"run_id": run.run_id, "table": table.name, PURGED: purges},
     )
     engine.drop(QUAR)
-    # Read back: Spark and deltalake commit nothing for a merge that changes no row.
+    # Read back: the record as quarantine's newest commit holds it.
     return (_purges(lakehouse) or {}).get(table.name)
 
 
