@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +25,7 @@ from aerotwin.lakehouse.run_lock import LOCK_FILE
 from aerotwin.pipeline.events import TableRun, append_events
 
 runner = CliRunner()
+CLI = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
 NOW = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
 
 
@@ -171,6 +175,46 @@ def test_spark_without_java_or_jars_stops_with_what_is_missing(
     }
 
 
+def test_spark_that_cannot_start_stops_the_run_in_one_line_naming_the_setting(
+    fresh_landing: Settings, tmp_path: Path
+) -> None:
+    # In a process of its own: a Spark session already open in this one would be reused.
+    data_dir = ["--data-dir", str(fresh_landing.data_dir)]
+    command = [*CLI, *data_dir, "pipeline", "run", "--engine", "spark"]
+    java = tmp_path / "jdk" / "bin" / "java"  # a broken JDK, or one too old to start Spark
+    java.parent.mkdir(parents=True)
+    java.write_text('#!/bin/sh\necho "Error: could not create the Java VM" >&2\nexit 1\n')
+    java.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens on it once the socket is closed
+    master = f"spark://127.0.0.1:{closed}"
+    cases = {
+        "JAVA_HOME": (
+            {"JAVA_HOME": str(java.parent.parent)},
+            f"JAVA_HOME/bin/java ({java}) cannot start a JVM (exit code 1: Error: could not "
+            "create the Java VM)",
+        ),
+        "master": (
+            {"AEROTWIN_PIPELINE__SPARK_MASTER": master},
+            f"pipeline.spark_master {master}: no Spark master answers",
+        ),
+    }
+    for env, expected in cases.values():
+        started = time.monotonic()
+        done = subprocess.run(
+            command, capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+        )
+        assert done.returncode == 2, done.stderr
+        assert time.monotonic() - started < 30  # Spark alone retries the master for a minute
+        assert "Traceback" not in done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and expected in errors[0], done.stderr
+    events = Lakehouse.from_settings(fresh_landing).read("pipeline_events").to_pylist()
+    failed = [e["message"] for e in events if e["status"] == "failed"]
+    assert len(failed) == 2 and all("\n" not in m and len(m) < 400 for m in failed), failed
+
+
 def test_a_landing_folder_that_is_no_day_stops_the_run_until_it_is_moved(
     fresh_landing: Settings, tmp_path: Path
 ) -> None:
@@ -252,9 +296,8 @@ def _cli_with_file_limit(data_dir: Path, limit: int, *args: str) -> tuple[int, s
     def limit_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    command = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
     done = subprocess.run(
-        [*command, "--data-dir", str(data_dir), *args],
+        [*CLI, "--data-dir", str(data_dir), *args],
         preexec_fn=limit_files,
         capture_output=True,
         text=True,

@@ -14,7 +14,12 @@ import sqlglot
 from aerotwin.lakehouse.delta import TABLE_PROPERTIES, Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import BATCH_COLUMN
 from aerotwin.lakehouse.spark_jars import local_jars, s3_jars
-from aerotwin.lakehouse.spark_runtime import SparkUnavailable, require_java
+from aerotwin.lakehouse.spark_runtime import (
+    SparkUnavailable,
+    require_java,
+    require_master,
+    start_failure,
+)
 from aerotwin.lakehouse.spark_storage import hadoop_options, ships_s3a
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -42,6 +47,7 @@ def build_session(
     from pyspark.sql import SparkSession
 
     require_java(os.environ)  # else pyspark fails with "Java gateway process exited"
+    require_master(master)  # else Spark retries an unreachable master for a minute
     found = [*local_jars(), *(s3_jars() if ships_s3a(master, s3a) else [])]
     jars = ",".join(str(j) for j in found)
     builder = SparkSession.builder
@@ -49,7 +55,7 @@ def build_session(
         builder = builder.config("spark.sql.codegen.wholeStage", "false").config(
             "spark.sql.codegen.factoryMode", "NO_CODEGEN"
         )
-    return (
+    builder = (
         builder.master(master)
         .appName("aerotwin")
         .config("spark.jars", jars)
@@ -71,8 +77,11 @@ def build_session(
             "spark.databricks.delta.properties.defaults.checkpointInterval",
             TABLE_PROPERTIES["delta.checkpointInterval"],
         )
-        .getOrCreate()
     )
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # a Java stack or a page of retries: one line, the reason
+        raise start_failure(master, exc) from exc
 
 
 class SparkEngine:
