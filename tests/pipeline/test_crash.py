@@ -47,6 +47,28 @@ tables = [t for t in declared if t.layer == "bronze" or t.name in (victim, *inpu
 run_pipeline(load_settings(None, data_dir=data_dir), full_refresh=True, tables=tables)
 """
 
+# `aerotwin pipeline run` whose write of `victim` gets Ctrl-C twice, then runs on for a
+# minute, as a Spark job does that nothing cancels.
+CTRL_C_TWICE = """
+import os, signal, sys, time
+from aerotwin.cli import app
+from aerotwin.lakehouse.duckdb_engine import DuckDBEngine
+
+data_dir, victim = sys.argv[1:]
+write = DuckDBEngine.write
+
+def write_slowly(self, table, *args, **kwargs):
+    if table == victim:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # the first is noted before the second comes
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(60)
+    return write(self, table, *args, **kwargs)
+
+DuckDBEngine.write = write_slowly
+app(["--data-dir", data_dir, "pipeline", "run"])
+"""
+
 
 def _kill_when(settings: Settings, marker: Path, timeout: float = 60.0) -> None:
     """Start `aerotwin pipeline run` and SIGKILL it as soon as `marker` exists."""
@@ -186,3 +208,34 @@ def test_a_full_refresh_killed_after_its_quarantine_commit_is_completed_by_the_n
     # What an uninterrupted full refresh gives (test_incremental: the same as `first_run`).
     assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), [engine])
     assert run_pipeline(settings, tables=medallion).changed == []
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_stops_at_once_and_the_run_is_recorded_as_interrupted(
+    fresh_landing: Settings,
+) -> None:
+    settings = fresh_landing
+    victim = silver_name("engine")
+    command = [sys.executable, "-c", CTRL_C_TWICE, str(settings.data_dir), victim]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert time.monotonic() - started < 45  # not the minute the table's write takes
+    assert "pipeline interrupted: stopped at once (second Ctrl-C): 1 table(s) cut short" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
+
+    lakehouse = Lakehouse.from_settings(settings)
+    events = query(lakehouse, "SELECT table_name, status, message FROM pipeline_events")
+    by_table = {e["table_name"]: e for e in events.to_pylist()}
+    assert by_table[victim]["status"] == "interrupted"
+    assert by_table[victim]["message"].startswith("stopped part-way by a second Ctrl-C")
+    assert not lakehouse.exists(victim)  # its write never ran
+    history = subprocess.run(
+        [*CLI, "--data-dir", str(settings.data_dir), "pipeline", "history"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "  INTERRUPTED: " in history

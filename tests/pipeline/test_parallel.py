@@ -79,3 +79,24 @@ def test_ctrl_c_lets_the_running_tables_finish_and_names_those_not_started() -> 
     assert sorted(done) == ["a", "b"]  # both were running: they finished and were reported
     assert [t.name for t in stopped.value.not_started] == ["c", "d"]
     assert ("start", "c") not in log
+
+
+def test_a_second_ctrl_c_stops_at_once_naming_the_tables_cut_short() -> None:
+    tables = [_table("a"), _table("b"), _table("c", "a")]
+    release = threading.Event()
+
+    def long_job(table: TableDef) -> TableRun:
+        if table.name == "a":
+            _thread.interrupt_main()
+            time.sleep(0.5)  # the first Ctrl-C is noted before the second comes
+            _thread.interrupt_main()
+        release.wait(60)  # a Spark job that runs on
+        return TableRun("r", table.name, table.layer, "spark", "incremental", NOW)
+
+    started = time.monotonic()
+    with pytest.raises(RunInterrupted) as stopped:
+        run_graph(tables, 2, long_job)
+    assert time.monotonic() - started < 5  # not waiting for the jobs
+    release.set()
+    assert sorted(t.name for t in stopped.value.cut_short) == ["a", "b"]
+    assert [t.name for t in stopped.value.not_started] == ["c"]

@@ -234,6 +234,11 @@ class SparkEngine:
             self.spark.conf.unset(USER_METADATA_CONF)
         return self.lakehouse.committed(table)
 
+    def cancel(self) -> None:
+        """Cancel every running Spark job of the session (a second Ctrl-C): the threads
+        waiting on them get an error at once instead of waiting for the job's end."""
+        self.spark.sparkContext.cancelAllJobs()
+
     def close(self) -> None:
         """Unpersist cached views; stop the session if this engine started it."""
         for view in list(self._cached):

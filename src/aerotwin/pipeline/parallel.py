@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from types import FrameType
@@ -61,6 +61,13 @@ class EnginePool:
             self._local.engine = engine
         return engine
 
+    def cancel(self) -> None:
+        """Stop the work the engine is doing for the run's threads now, where it can (Spark:
+        its jobs); those threads then fail."""
+        cancel = getattr(self._root, "cancel", None)
+        if cancel is not None:
+            cancel()
+
     def close(self) -> None:
         """Close the workers' views, and the engine itself when the run opened it."""
         for fork in self._forks:
@@ -71,11 +78,13 @@ class EnginePool:
 
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped the run: the tables running then finished (each commit is whole);
-    `not_started` never began."""
+    `not_started` never began. After a second Ctrl-C, `cut_short` were still running and
+    were not waited for (each may or may not have committed, as after a kill)."""
 
-    def __init__(self, not_started: list[TableDef]) -> None:
+    def __init__(self, not_started: list[TableDef], cut_short: Sequence[TableDef] = ()) -> None:
         super().__init__(f"interrupted before {len(not_started)} table(s)")
         self.not_started = not_started
+        self.cut_short = list(cut_short)
 
 
 def run_graph(
@@ -88,37 +97,48 @@ def run_graph(
     """Run `run_one` on every table (in dependency order), up to `workers` at once.
 
     After an error no table starts; those running finish, then the first error is raised.
-    Ctrl-C likewise: the running tables finish, then RunInterrupted names those not started
-    (a second Ctrl-C stops at once).
+    Ctrl-C likewise: the running tables finish, then RunInterrupted names those not started.
+    A second Ctrl-C stops at once: RunInterrupted also names the tables still running
+    (`cut_short`), whose threads are left to the caller to stop (or to the process's end).
     """
     declared = {t.name for t in tables}
     pending, done = list(tables), set[str]()
     running: dict[Future[TableRun], TableDef] = {}
     error: BaseException | None = None
-    with _ctrl_c_noted() as interrupted, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        while pending or running:
-            for table in [] if error or interrupted.is_set() else list(pending):
-                if len(running) >= workers:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    cut_short = False
+    try:
+        with _ctrl_c_noted() as interrupted:
+            while pending or running:
+                for table in [] if error or interrupted.is_set() else list(pending):
+                    if len(running) >= workers:
+                        break
+                    if all(i in done or i not in declared for i in table.inputs):
+                        pending.remove(table)
+                        if on_start:
+                            on_start(table)
+                        running[pool.submit(run_one, table)] = table
+                if not running:
                     break
-                if all(i in done or i not in declared for i in table.inputs):
-                    pending.remove(table)
-                    if on_start:
-                        on_start(table)
-                    running[pool.submit(run_one, table)] = table
-            if not running:
-                break
-            # A bounded wait: a Ctrl-C noted meanwhile is acted on within a quarter second.
-            finished, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-            for future in finished:
-                table = running.pop(future)
-                try:
-                    run = future.result()
-                except BaseException as exc:  # re-raised once the running tables finish
-                    error = error or exc
-                    continue
-                done.add(table.name)
-                if on_done:
-                    on_done(run)
+                # A bounded wait: a Ctrl-C noted meanwhile is acted on within a quarter second.
+                finished, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    table = running.pop(future)
+                    try:
+                        run = future.result()
+                    except BaseException as exc:  # re-raised once the running tables finish
+                        error = error or exc
+                        continue
+                    done.add(table.name)
+                    if on_done:
+                        on_done(run)
+    except KeyboardInterrupt:  # the second Ctrl-C (the first only sets `interrupted`)
+        cut_short = True
+    finally:
+        # Not waiting for the tables running: a Spark job may take minutes to end.
+        pool.shutdown(wait=not cut_short, cancel_futures=True)
+    if cut_short:
+        raise RunInterrupted(pending, list(running.values()))
     if error is not None:
         raise error
     if interrupted.is_set():

@@ -136,6 +136,9 @@ def _run(
     reader = lakehouse.prefetch(list(touched), stop) if lakehouse.snapshot else None
     # Of each table waiting for inputs never built: the tables at the root of the wait.
     roots: dict[str, list[str]] = {}
+    # Set when a second Ctrl-C cut the running tables short: what they do next goes unrecorded.
+    abandoned = threading.Event()
+    record_lock = threading.Lock()
 
     def run_one(table: TableDef) -> TableRun:
         run = TableRun(
@@ -170,28 +173,42 @@ def _run(
             raise
         finally:
             run.duration_s = time.perf_counter() - started
-            result.tables.append(run)
+            with record_lock:
+                if not abandoned.is_set():
+                    result.tables.append(run)
         return run
 
     try:
         run_graph(declared, workers, run_one, on_start, on_done)
     except RunInterrupted as exc:
+        if exc.cut_short:
+            engines.cancel()  # a Spark job would run on, minutes maybe, after the run ends
         # Recorded, so the run's history says it was cut short and what it left undone.
         refresh = "full" if full_refresh else "incremental"
         now = dt.datetime.now(dt.UTC)
-        result.tables += [
-            TableRun(
-                run_id,
-                t.name,
-                t.layer,
-                result.engine,
-                refresh,
-                now,
-                "interrupted",
-                message="not started: the run was interrupted (Ctrl-C)",
-            )
-            for t in exc.not_started
-        ]
+        why = {t.name: "not started: the run was interrupted (Ctrl-C)" for t in exc.not_started}
+        why |= {
+            t.name: "stopped part-way by a second Ctrl-C (its commit may or may not have landed)"
+            for t in exc.cut_short
+        }
+        with record_lock:
+            if exc.cut_short:
+                abandoned.set()
+            recorded = {t.table_name for t in result.tables}  # those that ended meanwhile
+            result.tables += [
+                TableRun(
+                    run_id,
+                    t.name,
+                    t.layer,
+                    result.engine,
+                    refresh,
+                    now,
+                    "interrupted",
+                    message=why[t.name],
+                )
+                for t in [*exc.cut_short, *exc.not_started]
+                if t.name not in recorded
+            ]
         raise
     finally:
         # Tables that ran at once finish in any order: report them in declaration order.
@@ -212,8 +229,10 @@ def _run(
             stop.set()
             if reader is not None:
                 reader.join()
-            loader.close()
-            engines.close()
+            if not abandoned.is_set():
+                # Else left to the process's end: a table cut short may still be using them.
+                loader.close()
+                engines.close()
     return result
 
 
