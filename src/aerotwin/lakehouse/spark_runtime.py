@@ -62,7 +62,7 @@ def java_version_problem(environ: Mapping[str, str]) -> str | None:
     if done.returncode != 0:
         why = said[-1] if said else "no message"
         return f"{named} ({java}) cannot start a JVM (exit code {done.returncode}: {why})"
-    found = JAVA_VERSION.search(" ".join(said[:1]))
+    found = JAVA_VERSION.search(" ".join(said))  # after any "Picked up JAVA_TOOL_OPTIONS"
     if found is not None:
         major = int(found[2] or 0) if found[1] == "1" else int(found[1])  # 1.8 is Java 8
         if major < 17:
@@ -88,13 +88,13 @@ def master_problem(master: str, timeout_s: float = MASTER_TIMEOUT_S) -> str | No
     if not master.startswith("spark://"):
         return None
     reasons = []
-    for address in master.removeprefix("spark://").split(","):
-        host, _, port = address.strip().rpartition(":") if ":" in address else (address, "", "")
+    for address in (a.strip() for a in master.removeprefix("spark://").split(",")):
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
         try:
             with socket.create_connection((host, int(port or STANDALONE_PORT)), timeout_s):
                 return None
         except (OSError, ValueError) as exc:
-            reasons.append(f"{address.strip()}: {getattr(exc, 'strerror', None) or exc}")
+            reasons.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
     return "; ".join(reasons)
 
 
