@@ -20,7 +20,7 @@ from aerotwin.lakehouse.maintenance import Maintained
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import EVENTS_TABLE, QUARANTINE_TABLE, TableRun
 from aerotwin.pipeline.registry import load_tables
-from aerotwin.pipeline.runner import RunResult, waiting_reason
+from aerotwin.pipeline.runner import CUT_SHORT, RunResult, waiting_reason
 
 # How to end a wait for a feed an airline does not have (docs/pipeline.md, Waiting tables).
 WAITING_HINT = (
@@ -158,7 +158,9 @@ def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
                any_value(refresh) AS refresh,
                max(epoch(started_ts) + duration_s) - min(epoch(started_ts)) AS seconds,
                count(*) FILTER (WHERE status NOT IN ('interrupted', 'waiting')) AS tables,
-               count(*) FILTER (WHERE status = 'interrupted') AS not_started,
+               count(*) FILTER (WHERE status = 'interrupted') AS interrupted,
+               count(*) FILTER (WHERE status = 'interrupted'
+                                AND starts_with(message, '{CUT_SHORT}')) AS cut_short,
                list(struct_pack(t := table_name, m := message) ORDER BY table_name)
                  FILTER (WHERE status = 'waiting') AS waiting,
                coalesce(sum(rows_in) FILTER (WHERE layer = 'bronze'), 0) AS landed,
@@ -179,16 +181,20 @@ def run_history(lakehouse: Lakehouse, limit: int = 10) -> list[str]:
             f"{r['seconds']:.1f} s  {_count(r['tables'], 'table')}  {r['landed']:,} lines landed  "
             f"{r['quarantined']:,} quarantined"
             + (f"  FAILED: {len(failures)}" if failures else "")
-            + (
-                f"  INTERRUPTED: {_count(r['not_started'], 'table')} not started"
-                if r["not_started"]
-                else ""
-            )
+            + _interrupted(r["interrupted"] - r["cut_short"], r["cut_short"])
             + (f"  WAITING: {_count(len(r['waiting']), 'table')}" if waiting else "")
         )
         lines += [f"    failed {f}" for f in failures]
         lines += [f"    waiting ({why}): {', '.join(names)}" for why, names in waiting.items()]
     return lines
+
+
+def _interrupted(not_started: int, cut_short: int) -> str:
+    """A run's history note on the tables Ctrl-C left undone ("" when none)."""
+    if not (not_started or cut_short):
+        return ""
+    note = f"  INTERRUPTED: {_count(not_started, 'table')} not started"
+    return note + (f", {cut_short} cut short" if cut_short else "")
 
 
 def _count(n: int, noun: str) -> str:

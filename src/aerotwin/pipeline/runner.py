@@ -51,6 +51,8 @@ DEF, STAGE, OUT, QUAR = "__definition", "__stage", "__out", "__quarantine"
 PURGED = "purged"
 # SQL over a quarantine row (`t`) and its replacement (`s`): the row is to be updated.
 RECORD_CHANGED = "s.rule <> t.rule OR s.raw_record IS DISTINCT FROM t.raw_record"
+# How the event of a table a second Ctrl-C stopped part-way begins (`pipeline history`).
+CUT_SHORT = "stopped part-way by a second Ctrl-C"
 
 
 @dataclass
@@ -188,8 +190,7 @@ def _run(
         now = dt.datetime.now(dt.UTC)
         why = {t.name: "not started: the run was interrupted (Ctrl-C)" for t in exc.not_started}
         why |= {
-            t.name: "stopped part-way by a second Ctrl-C (its commit may or may not have landed)"
-            for t in exc.cut_short
+            t.name: f"{CUT_SHORT} (its commit may or may not have landed)" for t in exc.cut_short
         }
         with record_lock:
             if exc.cut_short:
