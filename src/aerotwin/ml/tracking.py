@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 import mlflow
@@ -53,14 +54,14 @@ def mlflow_session(settings: Settings) -> Iterator[MlflowClient]:
     """Point MLflow's fluent API at the configured store for the duration of a block.
 
     MLflow's logging functions read a process-wide URI; setting it here, at the entry point,
-    and restoring it afterwards keeps that state out of the rest of the code.
+    and restoring it afterwards keeps that state out of the rest of the code. A data folder
+    that was moved or copied has its store re-pointed at its own artifacts first.
     """
     settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
     if settings.mlflow_tracking_uri.startswith("sqlite:///"):
         db_path = settings.mlflow_tracking_uri.removeprefix("sqlite:///")
-        from pathlib import Path
-
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    _repoint_artifacts(settings)
     previous_tracking = mlflow.get_tracking_uri()
     previous_registry = mlflow.get_registry_uri()
     registry_uri = settings.ml.registry_uri or settings.mlflow_tracking_uri
@@ -71,6 +72,52 @@ def mlflow_session(settings: Settings) -> Iterator[MlflowClient]:
     finally:
         mlflow.set_tracking_uri(previous_tracking)
         mlflow.set_registry_uri(previous_registry)
+
+
+# Where MLflow's SQL store keeps absolute artifact URIs (MLflow 3 schema).
+_ARTIFACT_URI_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "source"),
+    ("model_versions", "storage_location"),
+)
+
+
+def _repoint_artifacts(settings: Settings) -> None:
+    """Point the data folder's own MLflow store at the folder's own artifacts.
+
+    MLflow records absolute artifact URIs and has no API to change them, so after the data
+    folder is moved or copied they name the old place: loading would fail there, or training
+    in a copy would write into the original. Our experiments live at `<artifact root>/<name>`;
+    when that root is not this folder's, every stored URI under it is rewritten to this
+    folder's root. Only the default store (SQLite under the data folder) is touched: a
+    configured tracking or registry store keeps the locations it was given.
+    """
+    if settings.ml.tracking_uri or settings.ml.registry_uri:
+        return
+    db = Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///"))
+    if not db.exists():
+        return  # MLflow creates it; new experiments get this folder's root
+    root = settings.mlflow_artifact_root.as_uri()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "experiments" not in tables:
+            return
+        old_roots = {
+            parent
+            for name, location in conn.execute("SELECT name, artifact_location FROM experiments")
+            for parent, _, last in [str(location).rpartition("/")]
+            if location.startswith("file:") and unquote(last) == name and parent != root
+        }
+        for old in old_roots:
+            for table, column in _ARTIFACT_URI_COLUMNS:
+                if table in tables:
+                    conn.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?)"
+                        f" WHERE substr({column}, 1, ?) = ?",
+                        (root, len(old) + 1, len(old) + 1, old + "/"),
+                    )
 
 
 @contextmanager
