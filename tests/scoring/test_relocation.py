@@ -12,7 +12,7 @@ from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.synthetic import synthetic_fleet
 from aerotwin.ml.train_job import train_all
-from aerotwin.scoring.batch import latest_features, score
+from aerotwin.scoring.batch import ScoringError, latest_features, score
 from aerotwin.scoring.whatif import champion_scorer
 
 pytestmark = pytest.mark.slow
@@ -63,3 +63,14 @@ def test_training_in_a_copy_writes_only_into_the_copy(trained, tmp_path) -> None
     assert _artifacts(trained) == before
     assert len(_artifacts(copy)) > len(before)  # the new run's and model's files
     assert len(score(copy, write=False).components) == 12
+
+
+def test_missing_artifacts_fail_in_one_line_naming_model_and_path(trained, tmp_path) -> None:
+    copy = _settings(tmp_path / "copy")
+    shutil.copytree(trained.data_dir, copy.data_dir)
+    shutil.rmtree(copy.mlflow_artifact_root)
+    with pytest.raises(ScoringError) as failed:
+        score(copy, write=False)
+    message = str(failed.value)
+    assert "aerotwin-avionics-risk" in message and "version 1" in message
+    assert str(copy.mlflow_artifact_root) in message and "\n" not in message

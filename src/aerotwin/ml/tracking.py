@@ -151,6 +151,17 @@ def quiet_mlflow() -> Iterator[None]:
             os.environ[_PROGRESS_BAR] = bar
 
 
+def check_model_files(client: MlflowClient, name: str, version: int) -> None:
+    """FileNotFoundError naming the folder when a registered version's local files are gone.
+
+    MLflow's own error for that case names neither the model nor the path. Files in a remote
+    artifact store are not checked here.
+    """
+    path = _local_path(client.get_model_version_download_uri(name, str(version)))
+    if path is not None and not path.exists():
+        raise FileNotFoundError(f"model files missing: no folder {path}")
+
+
 def ensure_experiment(client: MlflowClient, name: str, settings: Settings) -> str:
     """The id of experiment `name`, created with artifacts beside the lakehouse if new."""
     found = client.get_experiment_by_name(name)

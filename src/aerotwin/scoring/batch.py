@@ -75,7 +75,7 @@ def load_champion(settings: Settings, component_type: str) -> Champion:
     from mlflow.exceptions import MlflowException
 
     from aerotwin.ml.registry import CHAMPION, model_name
-    from aerotwin.ml.tracking import mlflow_session, stores_exist
+    from aerotwin.ml.tracking import check_model_files, mlflow_session, stores_exist
 
     name = model_name(component_type)
     uri = f"models:/{name}@{CHAMPION}"
@@ -88,6 +88,7 @@ def load_champion(settings: Settings, component_type: str) -> Champion:
         except MlflowException:
             raise ScoringError(missing) from None
         try:
+            check_model_files(client, name, version)
             loaded = mlflow.pyfunc.load_model(uri)
             model = loaded.unwrap_python_model().model
         except Exception as exc:  # any load failure means the registered model is unusable
