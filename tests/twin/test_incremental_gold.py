@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import math
 import shutil
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from aerotwin.config import Settings, load_settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import run_pipeline
 
@@ -107,6 +109,41 @@ def test_a_replacement_landing_late(
     _move(tmp_path / "parked", settings.landing_dir, ("maintenance_events",), day)
     run_pipeline(settings)
     _assert_same_gold(settings, gold_fleet)
+
+
+def _upgraded(table: TableDef) -> TableDef:
+    """features_engine as a new release might define it: fuel efficiency 10 % lower."""
+    if table.name != "features_engine":
+        return table
+    lower = "avg_fuel_efficiency_7d * 0.9 AS avg_fuel_efficiency_7d"
+    return dataclasses.replace(table, sql=f"SELECT * REPLACE ({lower}) FROM ({table.sql}) AS f")
+
+
+def test_an_upgraded_feature_definition_redoes_what_reads_the_features(
+    small_fleet_landing: tuple[Settings, SimSummary], gold_fleet: Settings, tmp_path: Path
+) -> None:
+    """The features rebuilt in full with no new input: health, which reads them whole and
+    scopes on new input rows, must be redone in full too, as a one-shot build of the new
+    release's tables would give (the fuel rule now fires on every engine reading)."""
+    upgraded = [_upgraded(t) for t in load_tables()]
+    expected = _copy(small_fleet_landing[0], tmp_path / "expected")
+    run_pipeline(expected, tables=upgraded)
+    shutil.copytree(gold_fleet.data_dir, tmp_path / "data")
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    result = run_pipeline(settings, tables=upgraded)  # no --full-refresh
+    changed = {t.table_name: t for t in result.changed}
+    assert changed["features_engine"].refresh == "full"
+    health = changed["component_health_engine"]
+    assert health.refresh == "full" and "features_engine rebuilt in full" in health.message
+    assert "features_avionics" not in changed  # nothing new for the other types
+    _assert_same_gold(settings, expected)
+    (fired,) = query(
+        Lakehouse.from_settings(settings),
+        "SELECT count(*) FILTER (WHERE rules_fired LIKE '%fuel_efficiency_low%') AS n, "
+        "count(*) AS readings FROM component_health_engine",
+        ["component_health_engine"],
+    ).to_pylist()
+    assert fired["n"] == fired["readings"] > 0
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

@@ -49,6 +49,9 @@ DEF, STAGE, OUT, QUAR = "__definition", "__stage", "__out", "__quarantine"
 # In commit metadata: the run that last purged a table's quarantine rows (on quarantine's
 # commits, a map of table to run; on the table's own, its run).
 PURGED = "purged"
+# In commit metadata: the run that last rebuilt the table in full (carried forward by its
+# incremental builds), and of each input, that run as the table's last build saw it.
+REBUILT, INPUTS_REBUILT = "rebuilt", "inputs_rebuilt"
 # SQL over a quarantine row (`t`) and its replacement (`s`): the row is to be updated.
 RECORD_CHANGED = "s.rule <> t.rule OR s.raw_record IS DISTINCT FROM t.raw_record"
 # How the event of a table a second Ctrl-C stopped part-way begins (`pipeline history`).
@@ -305,6 +308,12 @@ def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | No
     return {inp: lakehouse.data_version(inp) for inp in table.inputs}
 
 
+def _inputs_rebuilt(lakehouse: Lakehouse, table: TableDef) -> dict[str, str]:
+    """Of each input the runner builds: the run that last rebuilt it in full (`REBUILT`)."""
+    found = {i: (lakehouse.commit_metadata(i) or {}).get(REBUILT) for i in table.inputs}
+    return {i: run for i, run in found.items() if run is not None}
+
+
 def _waiting_for(root: str, declared: list[TableDef]) -> str:
     """What a table never built (`root`, where a wait starts) waits for, in words."""
     source = next((t.source for t in declared if t.name == root), None)
@@ -374,16 +383,23 @@ def _derive(
     quarantine_lock: threading.Lock,
 ) -> None:
     """Evaluate `table` and write it in one commit (the caller checked `_needs_run`)."""
-    versions = _input_versions(lakehouse, table)
+    versions, rebuilt = _input_versions(lakehouse, table), _inputs_rebuilt(lakehouse, table)
     last = lakehouse.commit_metadata(table.name) or {}
     previous, fingerprint = last.get("inputs", {}), table.fingerprint()
-    if lakehouse.exists(table.name) and last.get("definition") != fingerprint:
+    existed = lakehouse.exists(table.name)
+    seen = last.get(INPUTS_REBUILT, {})
+    if existed and last.get("definition") != fingerprint:
         # Rows built by another definition (or one not recorded) are stale: rebuild in full.
         full_refresh, run.refresh = True, "full"
         run.message = "definition changed since the last build: rebuilt in full"
     elif _purge_interrupted(lakehouse, table.name, last, quarantine_lock):
         full_refresh, run.refresh = True, "full"
         run.message = "an interrupted full refresh was completed: rebuilt in full"
+    elif existed and (redone := [i for i, r in rebuilt.items() if seen.get(i) != r]):
+        # A rebuilt input may have changed any row, not only where its inputs' new rows
+        # reach (the scope of an incremental build): rebuild in full.
+        full_refresh, run.refresh = True, "full"
+        run.message = f"{', '.join(redone)} rebuilt in full since the last build: rebuilt in full"
     incremental = (
         not full_refresh
         and table.incremental_input is not None
@@ -412,6 +428,8 @@ def _derive(
         "definition": fingerprint,
         # Quarantine's record of this table's last purge: the two match once this commit lands.
         PURGED: purged,
+        REBUILT: run.run_id if full_refresh or not existed else last.get(REBUILT),
+        INPUTS_REBUILT: rebuilt,
     }
     columns = [c for c in defined if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
