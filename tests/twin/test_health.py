@@ -9,11 +9,24 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from aerotwin.lakehouse.sql_text import number_text
 from aerotwin.twin.health import health_sql
 from aerotwin.twin.rules import Rule, RuleSet, load_rules, parse_rules
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 BUNDLED = load_rules()
+# A value and its text in `rule_values`, the same on both engines (tests/twin/test_spark.py):
+# Spark wrote 1.0E-4 and 1.2345678E7, rounded the decimal text (.1235) and never gave -0.0.
+NUMBER_TEXTS = {
+    671.23456: "671.2346",
+    29.0: "29.0",
+    0.93: "0.93",
+    12345678.0: "12345678.0",
+    0.000123456: "0.0001",
+    0.00025: "0.0003",
+    -1e-05: "0.0",
+    123456789.12345: "123456789.1235",
+}
 
 
 def features(
@@ -139,6 +152,12 @@ def test_worst_rule_wins_and_every_fired_rule_is_listed() -> None:
     assert rows[2]["rules_fired"] == "egt_high,oil_low"
     assert rows[2]["fired_rule_count"] == 2
     assert "oil_low Critical: oil_pressure_psi=29.0" in rows[2]["rule_values"]
+
+
+def test_rule_values_show_a_value_rounded_to_4_places_as_on_spark() -> None:
+    values = ", ".join(f"(CAST({v!r} AS DOUBLE))" for v in NUMBER_TEXTS)
+    sql = f"SELECT x, {number_text('x')} FROM (VALUES {values}) AS v(x)"
+    assert dict(duckdb.sql(sql).fetchall()) == NUMBER_TEXTS
 
 
 def test_editing_the_rules_changes_the_statuses() -> None:

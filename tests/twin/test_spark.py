@@ -12,11 +12,13 @@ import pytest
 from aerotwin.config import load_settings
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.sql_text import number_text
 from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import run_pipeline
 from aerotwin.testing import simulate_small_fleet
 from aerotwin.twin.gold import pipeline_tables
 
+from .test_health import NUMBER_TEXTS
 from .test_incremental_gold import (
     EVENTS,
     TELEMETRY,
@@ -40,7 +42,12 @@ def _close(a: Any, b: Any) -> bool:
 
 
 def test_spark_builds_the_same_gold_tables_as_duckdb(tmp_path: Path, spark_session: Any) -> None:
-    from aerotwin.lakehouse.spark_engine import SparkEngine
+    from aerotwin.lakehouse.spark_engine import SparkEngine, to_spark_sql
+
+    # Values this fleet's health rows do not reach, shown as DuckDB shows them.
+    values = ", ".join(f"(CAST({v!r} AS DOUBLE))" for v in NUMBER_TEXTS)
+    sql = f"SELECT x, {number_text('x')} FROM (VALUES {values}) AS v(x)"
+    assert dict(tuple(r) for r in spark_session.sql(to_spark_sql(sql)).collect()) == NUMBER_TEXTS
 
     settings = load_settings(None, data_dir=tmp_path / "duck")
     simulate_small_fleet(settings, aircraft=3, days=12, seed=18, bad_record_rate=0.0)

@@ -10,7 +10,7 @@ is the worst guarded level over the rules; `rules_fired` and `rule_values` say w
 
 from __future__ import annotations
 
-from aerotwin.lakehouse.sql_text import text_literal
+from aerotwin.lakehouse.sql_text import number_text, text_literal
 from aerotwin.twin.features import HISTORY, changed_sql, feature_table
 from aerotwin.twin.rules import STATUSES, Rule, RuleSet
 
@@ -98,7 +98,7 @@ def health_sql(
     values = [
         f"CASE WHEN __g_{i} > 0 THEN concat({text_literal(r.id + ' ')}, "
         f"CASE WHEN __g_{i} = 2 THEN 'Critical' ELSE 'Warning' END, "
-        f"{text_literal(': ' + r.column + '=')}, CAST(round({r.column}, 4) AS VARCHAR)) END"
+        f"{text_literal(': ' + r.column + '=')}, {number_text(r.column)}) END"
         for i, r in enumerate(typed)
     ]
     count = " + ".join(f"CASE WHEN __g_{i} > 0 THEN 1 ELSE 0 END" for i in range(n)) or "0"
