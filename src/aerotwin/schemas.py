@@ -74,6 +74,19 @@ TELEMETRY_KEYS: Final = ("component_id", "aircraft_id", "flight_id", "reading_ts
 # is a typo (0026, 20026) and may be a year Python cannot hold (DuckDB reads 10000 and 1 BC).
 YEARS: Final = (1900, 2199)
 
+# What a value's text must look like to be typed (regular expressions both engines and
+# SQLGlot read alike): each engine's cast also reads forms the other does not (Spark a time
+# alone as today, `1.5d` and `2f`; DuckDB hour 24 as the next midnight, `1_000`). `\z`, not
+# `$`: Java's `$` also matches before a line break that ends the text.
+# A timestamp: an ISO-8601 date and time of day (hours 00..23), an optional Z or offset.
+TIMESTAMP_SHAPE: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
+    r"(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)?\z"
+)
+DATE_SHAPE: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z"
+# A number: plain decimal or scientific notation, an optional sign.
+NUMBER_SHAPE: Final = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?\z"
+
 # Landing zone: {landing}/{feed}/date=YYYY-MM-DD/part-*.{jsonl|csv}; reference data as
 # {landing}/reference/{name}.csv; the bad-record manifest at {landing}/_manifest/.
 TELEMETRY_FEEDS: Final = {ct: f"telemetry_{ct}" for ct in COMPONENT_TYPES}

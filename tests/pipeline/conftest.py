@@ -142,13 +142,24 @@ def plant_mistyped_rows(landing: Path) -> tuple[list[str], list[str]]:
         # A date with a time and offset (its UTC day is another); DuckDB's 1_000.
         _append_row(flights, {"flight_id": "T-11", "flight_date": "2026-01-01T23:30:00-02:00"}),
         _append_row(flights, {"flight_id": "T-12", "block_hours": "1_000"}),
+        # Spark reads a time alone as today, `d`/`f` suffixes as numbers, a signed year and a
+        # zone glued on or after a space; DuckDB reads hour 24 as the next midnight.
+        _append_row(flights, {"flight_id": "T-13", "departure_ts": "06:49:50"}),
+        _append_row(flights, {"flight_id": "T-14", "block_hours": "7.41d"}),
+        _append_row(flights, {"flight_id": "T-15", "block_hours": "1.5F"}),
+        _append_row(flights, {"flight_id": "T-16", "cycles": "2f"}),
+        _append_row(flights, {"flight_id": "T-17", "arrival_ts": "2026-01-01T24:00:00Z"}),
+        _append_row(flights, {"flight_id": "T-18", "departure_ts": "+2026-01-01T06:00:00Z"}),
+        _append_row(flights, {"flight_id": "T-19", "departure_ts": "2026-01-01T06:00:00UTC"}),
+        _append_row(flights, {"flight_id": "T-20", "departure_ts": "2026-01-01T06:00:00 Z"}),
         _append_row(landing / "reference" / "aircraft.csv",
                     {"aircraft_id": "T-AC1", "entry_into_service_date": "0000-11-20"}),
     ]  # fmt: skip
     kept = [_append_row(flights, {"flight_id": "T-6", "cycles": "2.0", "block_hours": "1e1"})]
     engine = sorted(landing.glob("telemetry_engine/date=*/*.jsonl"))[0]
     record = json.loads(engine.read_text().splitlines()[0])
-    for reading_ts in (record["reading_ts"][:10], "10000-01-01T00:00:00Z", "0000-12-31T23:00:00Z"):
+    stamps = (record["reading_ts"][:10], "10000-01-01T00:00:00Z", "0000-12-31T23:00:00Z")
+    for reading_ts in (*stamps, record["reading_ts"][:11] + "24:00:00Z"):
         wrong.append(json.dumps({**record, "reading_ts": reading_ts}))
         with engine.open("a") as f:
             f.write(wrong[-1] + "\n")

@@ -133,7 +133,8 @@ def test_values_that_only_look_typed_are_quarantined_as_wrong_type(
     fresh_landing: Settings,
 ) -> None:
     # 2.5 cycles, 1e30 cycles (past BIGINT), nan hours, an `inf` date, a date for a time,
-    # years outside 1900..2199, a date with a time of day, 1_000 hours.
+    # years outside 1900..2199, a date with a time of day, 1_000 hours, a time alone,
+    # 7.41d / 1.5F hours and 2f cycles, hour 24, a signed year, a zone glued on or spaced.
     wrong, kept = plant_mistyped_rows(fresh_landing.landing_dir)
     result = run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
     assert {t.status for t in result.tables} == {"ok"}

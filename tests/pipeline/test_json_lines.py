@@ -74,3 +74,26 @@ def test_a_timestamp_outside_the_contracts_years_is_mistyped() -> None:
     )
     assert [r["_mistyped"] for r in rows] == list(stamps.values())
     assert rows[3]["reading_ts"] == dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+
+def test_a_timestamp_is_an_iso_date_and_time_of_day() -> None:
+    # The shape silver's CSV timestamps take too (both engines): DuckDB reads hour 24 as the
+    # next midnight; Spark reads a time alone as today, a signed year, a zone glued on.
+    stamps = {
+        "2026-01-05T06:49:50Z": dt.datetime(2026, 1, 5, 6, 49, 50, tzinfo=dt.UTC),
+        "2026-01-05 06:49+02:00": dt.datetime(2026, 1, 5, 4, 49, tzinfo=dt.UTC),
+        "2026-01-05T06:49:50.5-0130": dt.datetime(2026, 1, 5, 8, 19, 50, 500000, tzinfo=dt.UTC),
+        "2026-01-05T24:00:00Z": None,
+        "06:49:50": None,
+        "+2026-01-05T06:49:50Z": None,
+        "2026-01-05T06:49:50UTC": None,
+        "2026-01-05T06:49:50 Europe/Paris": None,
+    }
+    rows = _typed(
+        [
+            f'{{"component_id":"E-1","reading_ts":"{ts}","egt_c":1.0,"error_count":0}}'
+            for ts in stamps
+        ]
+    )
+    assert [r["reading_ts"] for r in rows] == list(stamps.values())
+    assert [r["_mistyped"] for r in rows] == [None if v else "reading_ts" for v in stamps.values()]

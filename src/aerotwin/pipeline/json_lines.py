@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aerotwin.schemas import YEARS
+from aerotwin.schemas import TIMESTAMP_SHAPE, YEARS
 
 TEXT, NUMBER, TIMESTAMP = "VARCHAR", "DOUBLE", "TIMESTAMPTZ"
 
@@ -41,6 +41,12 @@ def within_years(value: str, sql_type: str) -> str:
     return f"CASE WHEN {value} >= {low} AND {value} < {high} THEN {value} END"
 
 
+def shaped(text: str, shape: str) -> str:
+    """SQL: whether the text `text` has the form `shape` (a `schemas` *_SHAPE) as a whole;
+    NULL when it is NULL. Runs on both engines."""
+    return f"regexp_matches({text}, '{shape}')"
+
+
 def _value(name: str) -> str:
     """The typed value of a field from its raw JSON token; NULL when of another JSON type."""
     token = f'__v."{name}"'
@@ -50,9 +56,11 @@ def _value(name: str) -> str:
         return f"TRY_CAST(CAST({token} AS VARCHAR) AS DOUBLE)"
     text = f"CASE WHEN starts_with(CAST({token} AS VARCHAR), '\"') THEN {token} ->> '$' END"
     if kind == TIMESTAMP:
-        # A date alone would pass as midnight, a time the record never had.
+        # A date alone would pass as midnight, a time the record never had; hour 24 as the
+        # next day's midnight, a time it never said.
         value = within_years(f"TRY_CAST({text} AS TIMESTAMPTZ)", TIMESTAMP)
-        return f"CASE WHEN {token} ->> '$' LIKE '%:%' THEN {value} END"
+        shape = shaped(f"{token} ->> '$'", TIMESTAMP_SHAPE)
+        return f"CASE WHEN {shape} THEN {value} END"
     return text
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aerotwin.pipeline.definitions import Expectation, LandingSource, TableDef
-from aerotwin.pipeline.json_lines import within_years
+from aerotwin.pipeline.json_lines import shaped, within_years
 from aerotwin.pipeline.silver_telemetry import LATEST_BY, LINEAGE, PARSE_RULE
+from aerotwin.schemas import DATE_SHAPE, NUMBER_SHAPE, TIMESTAMP_SHAPE
 
 FINITE = "1.7976931348623157e308"  # the largest double
 WHOLE = "9.2e18"  # below 2 ** 63: a BIGINT holds it
@@ -66,8 +67,8 @@ def _typed(column: str, sql_type: str) -> str:
         return f"b.{column}"
     if sql_type in ("BIGINT", "INTEGER", "DOUBLE"):
         # Via DOUBLE for integers: the engines disagree on casting '12.0' straight to BIGINT.
-        # DuckDB reads `_` as a digit separator (1_000), Spark does not: neither may.
-        digits = f"CASE WHEN NOT contains(b.{column}, '_') THEN b.{column} END"
+        # Only a plain number casts: DuckDB reads 1_000, Spark 1.5d and 2f, as numbers.
+        digits = f"CASE WHEN {shaped(f'b.{column}', NUMBER_SHAPE)} THEN b.{column} END"
         number = f"TRY_CAST({digits} AS DOUBLE)"
         # NaN and infinity pass no bound; an integer must be whole and fit in 64 bits.
         if sql_type == "DOUBLE":
@@ -75,12 +76,13 @@ def _typed(column: str, sql_type: str) -> str:
         whole = f"{number} = floor({number}) AND abs({number}) < {WHOLE}"
         return f"CASE WHEN {whole} THEN CAST({number} AS BIGINT) END"
     # A date alone would pass as midnight, a time the record never had; a date with a time
-    # would lose it (and its offset: the UTC day may be another). DuckDB reads `inf` as a
-    # date and years Python cannot hold (10000, 1 BC): the years are bounded.
-    shape = {"TIMESTAMPTZ": "%:%", "DATE": "____-__-__"}.get(sql_type)
+    # would lose it (and its offset: the UTC day may be another); Spark reads a time alone
+    # as today, DuckDB hour 24 as the next day. DuckDB reads `inf` as a date and years
+    # Python cannot hold (10000, 1 BC): the years are bounded.
+    shape = {"TIMESTAMPTZ": TIMESTAMP_SHAPE, "DATE": DATE_SHAPE}.get(sql_type)
     if shape:
         value = within_years(f"TRY_CAST(b.{column} AS {sql_type})", sql_type)
-        return f"CASE WHEN b.{column} LIKE '{shape}' THEN {value} END"
+        return f"CASE WHEN {shaped(f'b.{column}', shape)} THEN {value} END"
     return f"TRY_CAST(b.{column} AS {sql_type})"
 
 
