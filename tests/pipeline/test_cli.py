@@ -270,11 +270,31 @@ def test_a_damaged_table_log_stops_each_command_with_the_table_named(tmp_path: P
     (tmp_path / "lakehouse" / "flights" / "_delta_log" / "00000000000000000000.json").write_text(
         "garbage{"
     )
-    for command in (["tables"], ["sql", "SELECT 1"]):
+    for command in (["tables"], ["sql", "SELECT count(*) FROM flights"]):
         result = runner.invoke(app, ["--data-dir", str(tmp_path), *command])
         assert result.exit_code == 1, result.output
         assert result.output.startswith("error: table flights under "), result.output
         assert "Traceback" not in result.output
+
+
+def test_sql_reads_only_the_tables_its_statement_names(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(str(tmp_path / "lakehouse"))
+    lakehouse.write("flights", pa.table({"flight_id": ["F1"]}), "append")
+    lakehouse.write("weather", pa.table({"airport": ["AAA", "BBB"]}), "append")
+    (tmp_path / "lakehouse" / "flights" / "_delta_log" / "00000000000000000000.json").write_text(
+        "garbage{"
+    )
+    for statement in ("SELECT count(*) AS n FROM weather", "SELECT 2 AS n"):
+        result = runner.invoke(app, ["--data-dir", str(tmp_path), "sql", statement])
+        assert result.exit_code == 0, result.output
+        assert "│ 2    │" in result.output, result.output
+    for statement in (
+        "WITH f AS (SELECT * FROM Flights) SELECT count(*) FROM f, weather",
+        "SELECT count(*) FROM weather w JOIN main.flights f ON true",
+    ):
+        result = runner.invoke(app, ["--data-dir", str(tmp_path), "sql", statement])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("error: table flights under "), result.output
 
 
 def test_a_write_the_disk_refuses_stops_the_run_in_one_line(fresh_landing: Settings) -> None:

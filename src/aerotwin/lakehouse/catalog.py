@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
-from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.delta import Lakehouse, TableUnreadable
 
 LAYER_ORDER = ("bronze", "silver", "gold", "system", "other")
 
@@ -59,18 +61,43 @@ def entries(lakehouse: Lakehouse, layers: Mapping[str, str]) -> list[CatalogEntr
     return sorted(out, key=lambda e: (LAYER_ORDER.index(e.layer), e.name))
 
 
-def connect(lakehouse: Lakehouse, names: list[str] | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection where every table of the lakehouse is a view by its name."""
+def tables_read(sql: str) -> set[str] | None:
+    """The table names (lower case) the DuckDB statement `sql` names, CTE names among them;
+    None when SQLGlot cannot parse it."""
+    try:
+        statements = sqlglot.parse(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return None
+    return {t.name.lower() for s in statements if s for t in s.find_all(exp.Table) if t.name}
+
+
+def connect(
+    lakehouse: Lakehouse, names: list[str] | None = None, needed: set[str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection where every table of the lakehouse is a view by its name.
+
+    A table whose log cannot be read stops it (TableUnreadable) only when it is `needed`
+    (None: every table is); any other such table is left out.
+    """
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for name in names if names is not None else lakehouse.names():
-        con.register(name, lakehouse.scannable(name))
+        try:
+            con.register(name, lakehouse.scannable(name))
+        except TableUnreadable:
+            if needed is None or name.lower() in needed:
+                con.close()
+                raise
     return con
 
 
 def query(lakehouse: Lakehouse, sql: str, names: list[str] | None = None) -> pa.Table:
-    """Run DuckDB SQL over the lakehouse tables (by name) and return the result."""
-    con = connect(lakehouse, names)
+    """Run DuckDB SQL over the lakehouse tables (by name) and return the result.
+
+    A damaged table stops only the statements that name it: others still see every table
+    (SHOW TABLES, information_schema) but that one.
+    """
+    con = connect(lakehouse, names, tables_read(sql))
     try:
         relation = con.sql(sql)
         # A statement that returns nothing (SET, an empty string) has no relation.
