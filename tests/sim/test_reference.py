@@ -68,8 +68,30 @@ def test_bad_values_name_file_row_and_column(tmp_path: Path) -> None:
     text = (folder / "airports.csv").read_text().replace("33.6407", "north", 1)
     (folder / "airports.csv").write_text(text)
     with pytest.raises(
-        ReferenceError, match=r"airports.csv, row 2, column latitude: invalid value 'north'"
+        ReferenceError,
+        match=r"airports.csv, row 2, column latitude: invalid value 'north' \(not a number\)$",
     ):
+        load_reference(folder)
+    (folder / "airports.csv").unlink()  # falls back to the bundled airports
+    models = (folder / "aircraft_models.csv").read_text().splitlines()
+    header = models[0].split(",")
+    first = models[1].split(",")
+    first[header.index("seats")] = "180.5"
+    (folder / "aircraft_models.csv").write_text("\n".join([models[0], ",".join(first)]) + "\n")
+    with pytest.raises(
+        ReferenceError,
+        match=r"aircraft_models.csv, row 2, column seats: invalid value '180.5' \(not a whole",
+    ):
+        load_reference(folder)
+
+
+def test_an_empty_value_is_named_empty(tmp_path: Path) -> None:
+    folder = _bundled_copy(tmp_path)
+    (folder / "airports.csv").write_text(
+        "airport_code,name,city,country,latitude,longitude,climate\n"
+        "XXX,,Nowhere,Utopia,1.0,2.0,continental\n"
+    )
+    with pytest.raises(ReferenceError, match=r"airports.csv, row 2, column name: empty value$"):
         load_reference(folder)
 
 

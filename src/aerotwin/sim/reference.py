@@ -68,6 +68,9 @@ def great_circle_nm(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_NM * math.asin(math.sqrt(a))
 
 
+_SHAPES: dict[type[pl.DataType], str] = {pl.Float64: "not a number", pl.Int64: "not a whole number"}
+
+
 def _read(
     name: str, reference_dir: Path | None, columns: dict[str, type[pl.DataType]]
 ) -> pl.DataFrame:
@@ -97,7 +100,13 @@ def _read(
         if bad.any():
             row = int(bad.arg_max() or 0) + 2  # +1 header, +1 for 1-based rows
             value = frame[column][row - 2]
-            raise ReferenceError(f"{source}, row {row}, column {column}: invalid value {value!r}")
+            # polars reads an empty CSV field as null: say so, not "invalid value None".
+            reason = (
+                "empty value"
+                if value is None
+                else f"invalid value {value!r} ({_SHAPES.get(dtype, f'not a {dtype}')})"
+            )
+            raise ReferenceError(f"{source}, row {row}, column {column}: {reason}")
         frame = frame.with_columns(cast.alias(column))
     if frame.is_empty():
         raise ReferenceError(f"{source}: no rows")
