@@ -497,9 +497,13 @@ def pipeline_history_cmd(
 @app.command("tables")
 def tables_cmd(ctx: typer.Context) -> None:
     """List the lakehouse tables: layer, rows, version and last update."""
+    from aerotwin.lakehouse.delta import TableUnreadable
     from aerotwin.pipeline.report import tables_table
 
-    Console().print(tables_table(_lakehouse(_settings(ctx))))
+    damaged: list[TableUnreadable] = []
+    Console().print(tables_table(_lakehouse(_settings(ctx)), damaged))
+    if damaged:  # listed as damaged; then the way back, as every command that reads one says
+        _fail("\n".join(str(exc) for exc in damaged), code=1)
 
 
 @app.command("optimize")

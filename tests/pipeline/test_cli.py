@@ -270,11 +270,19 @@ def test_a_damaged_table_log_stops_each_command_with_the_table_named(tmp_path: P
     (tmp_path / "lakehouse" / "flights" / "_delta_log" / "00000000000000000000.json").write_text(
         "garbage{"
     )
-    for command in (["tables"], ["sql", "SELECT count(*) FROM flights"]):
-        result = runner.invoke(app, ["--data-dir", str(tmp_path), *command])
-        assert result.exit_code == 1, result.output
-        assert result.output.startswith("error: table flights under "), result.output
-        assert "Traceback" not in result.output
+    lakehouse.write("weather", pa.table({"airport": ["AAA", "BBB"]}), "append")
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "sql", "SELECT * FROM flights"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: table flights under "), result.output
+    assert "Traceback" not in result.output
+    # The listing still shows every table, the damaged one said so, then the error.
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "tables"])
+    assert result.exit_code == 1, result.output
+    rows = [" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()]
+    assert "silver flights - - log damaged" in rows, result.output
+    assert any(r.startswith("silver weather 2 0 ") for r in rows), result.output
+    assert "\nerror: table flights under " in result.output
+    assert "Traceback" not in result.output
 
 
 def test_sql_reads_only_the_tables_its_statement_names(tmp_path: Path) -> None:

@@ -37,11 +37,25 @@ def table_names(lakehouse: Lakehouse, declared: Iterable[str]) -> list[str]:
     return sorted(set(lakehouse.names()) | {n for n in declared if lakehouse.exists(n)})
 
 
-def entries(lakehouse: Lakehouse, layers: Mapping[str, str]) -> list[CatalogEntry]:
-    """Every existing table (declared ones first by layer), with its state and schema."""
+def entries(
+    lakehouse: Lakehouse,
+    layers: Mapping[str, str],
+    damaged: list[TableUnreadable] | None = None,
+) -> list[CatalogEntry]:
+    """Every existing table (declared ones first by layer), with its state and schema.
+
+    A table whose log cannot be read raises TableUnreadable, or, given a `damaged` list, is
+    added to it and left out.
+    """
     out = []
     for name in table_names(lakehouse, layers):
-        state = lakehouse.state(name)
+        try:
+            state = lakehouse.state(name)
+        except TableUnreadable as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
+            continue
         schema = pa.schema(lakehouse.table(name).schema())
         updated = (
             dt.datetime.fromtimestamp(state.last_update_ms / 1000, dt.UTC)

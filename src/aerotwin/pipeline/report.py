@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from aerotwin.config import Settings
-from aerotwin.lakehouse.catalog import CatalogEntry, entries, query
-from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.catalog import LAYER_ORDER, CatalogEntry, entries, query
+from aerotwin.lakehouse.delta import Lakehouse, TableUnreadable
 from aerotwin.lakehouse.maintenance import Maintained
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import EVENTS_TABLE, QUARANTINE_TABLE, TableRun
@@ -115,8 +115,12 @@ def _names(paths: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + more
 
 
-def tables_table(lakehouse: Lakehouse) -> Table:
-    """`aerotwin tables`: layer, rows, version and last update of every table."""
+def tables_table(lakehouse: Lakehouse, damaged: list[TableUnreadable] | None = None) -> Table:
+    """`aerotwin tables`: layer, rows, version and last update of every table.
+
+    A table whose log cannot be read raises TableUnreadable, or, given a `damaged` list, is a
+    row saying so and its error is added to the list.
+    """
     table = Table(title=f"Tables in {lakehouse.root}")
     for column, justify in [
         ("layer", "left"),
@@ -127,11 +131,20 @@ def tables_table(lakehouse: Lakehouse) -> Table:
     ]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     entry: CatalogEntry
-    found = entries(lakehouse, layers())
+    layer_of = layers()
+    unreadable: list[TableUnreadable] = []
+    found = entries(lakehouse, layer_of, None if damaged is None else unreadable)
+    rows = []
     for entry in found:
         updated = entry.last_update.strftime("%Y-%m-%d %H:%M:%S") if entry.last_update else "-"
-        table.add_row(entry.layer, entry.name, f"{entry.rows:,}", str(entry.version), updated)
-    if not found:
+        rows.append((entry.layer, entry.name, f"{entry.rows:,}", str(entry.version), updated))
+    for exc in unreadable:
+        rows.append((layer_of.get(exc.name, "other"), exc.name, "-", "-", "log damaged"))
+    for row in sorted(rows, key=lambda r: (LAYER_ORDER.index(r[0]), r[1])):
+        table.add_row(*row)
+    if damaged is not None:
+        damaged.extend(unreadable)
+    if not rows:
         table.caption = "no table yet: `aerotwin pipeline run` builds them from the landing zone"
     return table
 
