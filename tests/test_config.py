@@ -111,3 +111,34 @@ def test_relative_paths_in_a_settings_file_are_relative_to_its_folder(
     )
     s = load_settings(cfg)
     assert s.data_dir == tmp_path and s.lakehouse_root == "s3://b/x"
+
+
+def test_options_win_over_variables_and_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('data_dir = "filed"\n[sim]\naircraft = 7\ndays = 3\nseed = 1\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AEROTWIN_DATA_DIR", "envd")
+    monkeypatch.setenv("AEROTWIN_SIM__AIRCRAFT", "9")
+    monkeypatch.setenv("AEROTWIN_SIM__DAYS", "8")
+    monkeypatch.setenv("AEROTWIN_PIPELINE__LOCK_WAIT_S", "0")
+    s = load_settings(cfg, data_dir=Path("optd"), sim={"aircraft": 4})
+    # defaults < file < variables < options, key by key within a section
+    assert s.data_dir == Path("optd") and s.origin("data_dir") == "command-line options"
+    assert s.sim.aircraft == 4 and s.origin("sim.aircraft") == "command-line options"
+    assert s.sim.days == 8 and s.origin("sim.days") == "AEROTWIN_SIM__DAYS"
+    assert s.sim.seed == 1 and s.origin("sim.seed") == str(cfg)
+    # An option applied later (a command's own) wins too; the variables are not read again.
+    waiting = with_section(s, "pipeline", lock_wait_s=60)
+    assert waiting.pipeline.lock_wait_s == 60 and waiting.sim.aircraft == 4
+    assert waiting.origin("pipeline.lock_wait_s") == "command-line options"
+    assert with_section(s, "sim", days=2).sim.days == 2
+    assert with_section(s, "sim", seed=None).sim.days == 8  # an option not given changes nothing
+    # A bad option is named as an option, whatever a variable says about the same key.
+    with pytest.raises(SettingsError) as err:
+        with_section(s, "sim", aircraft=-1)
+    assert "sim.aircraft: Input should be greater than or equal to 1 (got -1, from " \
+        "command-line options)" in str(err.value)  # fmt: skip
+    with pytest.raises(SettingsError, match=r"sim\.aircraft: .* \(got 0, from command-line opt"):
+        load_settings(cfg, sim={"aircraft": 0})

@@ -1,10 +1,11 @@
-"""The one Settings object: a TOML file plus AEROTWIN_* environment variables, validated.
+"""The one Settings object: a TOML file, AEROTWIN_* environment variables and command-line
+options, validated.
 
-Precedence, highest first: environment variables (AEROTWIN_SIM__AIRCRAFT=10), the TOML file
-(`aerotwin.toml` in the working directory, or the file named by --config / AEROTWIN_CONFIG),
-then the defaults below. A relative path in the file is relative to the file's folder; one
-in a variable or an option, to the working directory. Nothing is read at import time: entry
-points call `load_settings`.
+Precedence, highest first: command-line options, environment variables
+(AEROTWIN_SIM__AIRCRAFT=10), the TOML file (`aerotwin.toml` in the working directory, or the
+file named by --config / AEROTWIN_CONFIG), then the defaults below. A relative path in the
+file is relative to the file's folder; one in a variable or an option, to the working
+directory. Nothing is read at import time: entry points call `load_settings`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from pathlib import Path
 from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 
@@ -192,8 +198,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file arrives as init kwargs; environment variables must win over it.
-        return (env_settings, init_settings)
+        # `load_settings` merges the file, the variables and the options itself, in that order,
+        # and passes the result in: validating again (`with_section`) never rereads variables.
+        return (init_settings,)
 
     @property
     def landing_dir(self) -> Path:
@@ -286,15 +293,27 @@ def _origins(
     overrides: Mapping[str, Any],
     environ: Mapping[str, str],
 ) -> dict[str, str]:
-    """Where each key set came from, in precedence order: variables win over options and
-    the file (`settings_customise_sources`), options over the file."""
+    """Where each key set came from, in precedence order: options win over variables,
+    variables over the file (as `load_settings` merges them)."""
     found = dict.fromkeys(_keys(file_data), source)
-    found |= dict.fromkeys(_keys(overrides), OPTIONS)
     for variable in environ:
         name = variable.upper()
         if name.startswith(ENV_PREFIX) and name not in OTHER_VARIABLES:
             found[name.removeprefix(ENV_PREFIX).lower().replace("__", ".")] = variable
+    found |= dict.fromkeys(_keys(overrides), OPTIONS)
     return found
+
+
+def _merged(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    """`low` with `high`'s keys on top, table by table: an option for one key of a section
+    keeps the section's other keys from the file."""
+    out = dict(low)
+    for name, value in high.items():
+        below = out.get(name)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            value = _merged(below, value)
+        out[name] = value
+    return out
 
 
 def _under_folder(data: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -320,7 +339,8 @@ def _under_folder(data: dict[str, Any], folder: Path) -> dict[str, Any]:
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read the TOML file (if any) and the environment into a validated Settings.
 
-    `overrides` are top-level keys applied on top of the file (tests, CLI options).
+    `overrides` are top-level keys (a section as a dict) applied on top of the file and the
+    variables (tests, CLI options).
     Raises SettingsError naming the bad key (or variable) and the reason.
     """
     data: dict[str, Any] = {}
@@ -335,7 +355,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             raise SettingsError(f"invalid TOML in {path}: {exc}") from exc
         data = _under_folder(data, Path(os.path.abspath(path)).parent)  # ".." collapsed
     origins = _origins(data, source, overrides, os.environ)
-    data.update(overrides)
     unknown = unknown_variables(os.environ)
     if unknown:
         raise SettingsError(
@@ -344,7 +363,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             + "\n  (a section and its key are joined by two underscores: AEROTWIN_SIM__AIRCRAFT)"
         )
     try:
-        settings = Settings(**data)
+        variables = EnvSettingsSource(Settings)()
+        settings = Settings(**_merged(_merged(data, variables), overrides))
     except ValidationError as exc:
         raise SettingsError(_describe(exc, origins, source)) from None
     except PydanticSettingsError as exc:

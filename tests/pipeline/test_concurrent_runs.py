@@ -96,9 +96,10 @@ def test_a_run_told_to_wait_starts_when_the_other_ends_or_gives_up(
     assert len(told) == 1 and told[0].startswith("pipeline run earlier0001, process")
 
     cli = ["--data-dir", str(fresh_landing.data_dir), "pipeline", "run", "--wait", "0.3"]
+    no_wait = {"AEROTWIN_PIPELINE__LOCK_WAIT_S": "0"}  # the option wins over the variable
     with exclusive_run(lakehouse, "pipeline run earlier0002"):
         started = time.monotonic()
-        result = CliRunner().invoke(app, cli)
+        result = CliRunner().invoke(app, cli, env=no_wait)
         assert time.monotonic() - started >= 0.3
     assert result.exit_code == 1, result.output
     assert "waiting up to 0.3 s for pipeline run earlier0002" in result.output

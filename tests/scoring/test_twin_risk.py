@@ -151,7 +151,8 @@ def test_scoring_stops_or_waits_while_another_run_holds_the_lakehouse(  # type: 
     with exclusive_run(lake, "pipeline run holder00score"):
         with pytest.raises(LakehouseBusy, match=r"\(pipeline run holder00score, process"):
             score(settings)
-        shown = CliRunner().invoke(app, [*cli, "--wait", "0.3"])
+        no_wait = {"AEROTWIN_PIPELINE__LOCK_WAIT_S": "0"}  # the option wins over the variable
+        shown = CliRunner().invoke(app, [*cli, "--wait", "0.3"], env=no_wait)
     assert shown.exit_code == 1, shown.output
     assert "waiting up to 0.3 s for pipeline run holder00score" in shown.output
     assert "scoring stopped: lakehouse " in shown.output and "after waiting 0.3 s" in shown.output

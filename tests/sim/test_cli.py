@@ -7,10 +7,11 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from aerotwin.cli import _demo_simulate, app
+from aerotwin.cli import DEMO_FLEET, _demo_simulate, _sim_settings, app
 from aerotwin.config import load_settings
 
 runner = CliRunner()
@@ -98,3 +99,24 @@ def test_demo_step_simulates_a_fleet(tmp_path: Path) -> None:
     assert manifest["params"]["aircraft"] == 12 and manifest["params"]["days"] == 60
     assert "Injected bad records" in output and f"{manifest['failures']} failures" in output
     assert f"{manifest['rows']['flights']:,}" in output
+
+
+def test_options_win_over_variables(tmp_path: Path) -> None:
+    env = {"AEROTWIN_DATA_DIR": str(tmp_path / "envd"), "AEROTWIN_SIM__AIRCRAFT": "3"}
+    args = ["--data-dir", str(tmp_path / "optd"), "simulate", "--aircraft", "2", "--days", "1"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    manifest = tmp_path / "optd" / "landing" / "_manifest" / "manifest.json"
+    assert json.loads(manifest.read_text())["params"]["aircraft"] == 2
+    assert not (tmp_path / "envd").exists()
+
+
+def test_the_demo_fleet_is_the_demos_whatever_the_sim_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "aerotwin.toml").write_text("[sim]\naircraft = 5\ndays = 10\nseed = 7\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AEROTWIN_SIM__AIRCRAFT", "6")
+    demo = _sim_settings(load_settings(), DEMO_FLEET)
+    assert (demo.sim.aircraft, demo.sim.days) == (200, 365)
+    assert demo.sim.seed == 7  # the rest of [sim] still applies
