@@ -95,7 +95,11 @@ def main(
 
 @app.command()
 def demo(ctx: typer.Context) -> None:
-    """Run the product end to end on a small fleet and print what it produced."""
+    """Run the product end to end on the demo fleet and print what it produced.
+
+    The fleet is always 200 aircraft x 365 days: the sim.aircraft and sim.days
+    settings do not change it; the other settings apply.
+    """
     settings = _settings(ctx)
     _lakehouse(settings)  # a lakehouse that cannot be written stops the demo before it starts
     console = Console()
@@ -107,7 +111,8 @@ def demo(ctx: typer.Context) -> None:
 
 
 # Enough failures (~0.5 per aircraft-year and type) that every component type gets a risk
-# model with failures in its holdout; run time in docs/benchmarks.md, Risk models.
+# model with failures in its holdout; run time in docs/benchmarks.md, Risk models. The demo's
+# own, as an option is: sim.aircraft and sim.days settings do not change it (`demo --help`).
 DEMO_FLEET: dict[str, object] = {"aircraft": 200, "days": 365}
 DEMO_TRIALS = 4
 
