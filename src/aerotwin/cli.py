@@ -617,7 +617,7 @@ def _train_with_progress(
     from rich.progress import Progress
 
     from aerotwin.ml.report import decision_lines, training_table
-    from aerotwin.ml.train_job import train_all
+    from aerotwin.ml.train_job import skip_message, train_all
     from aerotwin.schemas import COMPONENT_TYPES
 
     types = [component_type] if component_type else list(COMPONENT_TYPES)
@@ -626,7 +626,8 @@ def _train_with_progress(
 
         def done(ct: str, outcome: object) -> None:
             if isinstance(outcome, Exception):
-                progress.console.print(f"[yellow]skipped[/yellow] {outcome}", highlight=False)
+                message = escape(skip_message(ct, outcome))
+                progress.console.print(f"[yellow]skipped[/yellow] {message}", highlight=False)
             progress.advance(task)
 
         reports = train_all(settings, types, on_done=done)

@@ -8,6 +8,7 @@ import pytest
 from aerotwin.ml.baseline import baseline_pr_auc, status_scores
 from aerotwin.ml.dataset import build_dataset, split_dataset
 from aerotwin.ml.synthetic import synthetic_fleet
+from aerotwin.ml.train_job import skip_message
 from aerotwin.ml.training import (
     TrainingDataError,
     choose_threshold,
@@ -86,3 +87,22 @@ def test_status_scores_order_critical_over_warning() -> None:
 
     scores = status_scores(pd.Series(["Nominal", "Critical", "Warning", None]))
     assert scores.tolist() == [0.0, 2.0, 1.0, 0.0]
+
+
+def test_empty_validation_is_a_clear_error_naming_the_type(split) -> None:
+    # A small fleet can leave no validation aircraft after the cut-off (10 aircraft, 30 days).
+    none = type(split)(
+        split.train, split.validation.iloc[0:0], split.holdout, split.cutoff, split.features
+    )
+    with pytest.raises(TrainingDataError, match=r"^landing_gear: the validation split has no rows"):
+        train_risk_model("landing_gear", none, 14)
+
+
+def test_skip_message_names_the_type_once() -> None:
+    no_failure = TrainingDataError("engine: no failure within 14 days")
+    assert skip_message("engine", no_failure) == "engine: no failure within 14 days"
+    no_table = KeyError("table 'failures' does not exist: no labels to train on")
+    assert skip_message("brakes", no_table) == (
+        "brakes: table 'failures' does not exist: no labels to train on"
+    )
+    assert skip_message("apu", ValueError("dataset: no snapshots")) == "apu: dataset: no snapshots"

@@ -27,6 +27,10 @@ def test_train_score_and_models_commands(tmp_path, monkeypatch) -> None:
 
     bad = runner.invoke(app, [*base, "train", "--component-type", "wing"])
     assert bad.exit_code == 2 and "not one of" in bad.output
+    # A skipped type is named once, then the reason (a KeyError's text unquoted).
+    absent = runner.invoke(app, [*base, "train", "--component-type", "engine"])
+    assert absent.exit_code == 1
+    assert "skipped engine: feature table 'features_engine' does not exist" in absent.output
     missing = runner.invoke(app, [*base, "score"])
     assert missing.exit_code == 1 and "no champion model" in missing.output
 

@@ -119,6 +119,14 @@ def train_component(
     )
 
 
+def skip_message(component_type: str, error: Exception) -> str:
+    """One line for a type `train_all` skipped: the type, then the reason, the type only once."""
+    # A KeyError's str() is its message quoted; the message itself reads better.
+    reason = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    prefix = f"{component_type}: "
+    return reason if reason.startswith(prefix) else prefix + reason
+
+
 def train_all(
     settings: Settings,
     component_types: Iterable[str] | None = None,

@@ -167,6 +167,14 @@ def train_risk_model(
             f"{component_type}: no failure within {horizon_days} days in the training window "
             f"({len(y)} snapshots before the cut-off); simulate more days or aircraft"
         )
+    if split.validation.empty:
+        # The threshold is chosen on validation: without rows there is nothing to choose on.
+        aircraft = pd.concat([split.train["aircraft_id"], split.holdout["aircraft_id"]]).nunique()
+        raise TrainingDataError(
+            f"{component_type}: the validation split has no rows (no aircraft held out for "
+            f"validation has a snapshot from the cut-off {split.cutoff:%Y-%m-%d} on; "
+            f"{aircraft} aircraft in training and holdout); simulate more aircraft or days"
+        )
     base = {
         **BASE_PARAMS,
         "num_threads": num_threads,
@@ -192,5 +200,5 @@ def train_risk_model(
         reference=reference_profile(split.train, split.features),
         params=params,
     )
-    metrics = evaluate(valid, valid_scores, threshold) if len(valid) else {}
+    metrics = evaluate(valid, valid_scores, threshold)
     return TrainResult(model, params, metrics, trials, time.perf_counter() - start)
