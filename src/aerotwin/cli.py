@@ -744,9 +744,14 @@ def _registry_action(ctx: typer.Context, action: str, component_type: str, versi
             highlight=False,
         )
         return
+    before = (
+        "no champion before"
+        if decision.previous_champion is None
+        else f"was {decision.previous_champion}"
+    )
     Console().print(
         f"{model_name(component_type)}: champion is now version {decision.version} "
-        f"(was {decision.previous_champion}); {decision.reason}",
+        f"({before}); {decision.reason}",
         highlight=False,
     )
 

@@ -96,7 +96,7 @@ def test_a_registered_type_without_champion_is_skipped(trained) -> None:
     assert set(result.components["component_type"]) == {"engine"}
 
 
-def test_missing_champion_fails_clearly_and_writes_nothing(trained) -> None:
+def test_no_champion_at_all_says_why_per_type_and_writes_nothing(trained) -> None:
     settings, lake, reports, _ = trained
     score(settings)
     before = _versions(lake)
@@ -104,8 +104,17 @@ def test_missing_champion_fails_clearly_and_writes_nothing(trained) -> None:
     with mlflow_session(settings) as client:
         client.delete_registered_model_alias(name, "champion")
     try:
-        with pytest.raises(ScoringError, match=r"no champion model models:/aerotwin-engine-risk"):
+        with pytest.raises(ScoringError) as caught:
             score(settings)
+        lines = str(caught.value).splitlines()
+        assert lines[0] == "no component type has a champion model yet, nothing to score:"
+        engine, airframe = lines[1:]
+        v1, v2 = (r.version for r in reports)
+        assert engine.startswith(f"  engine: no champion among v{v2} challenger, v{v1} no alias")
+        assert engine.endswith(f"`aerotwin models promote engine {v2}`")
+        assert airframe == (
+            "  airframe: never trained; run `aerotwin train --component-type airframe`"
+        )
         assert _versions(lake) == before
     finally:
         with mlflow_session(settings) as client:

@@ -10,6 +10,7 @@ from aerotwin.cli import app
 from aerotwin.config import load_settings
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.synthetic import synthetic_fleet
+from aerotwin.ml.tracking import mlflow_session
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,8 @@ def test_train_score_and_models_commands(tmp_path, monkeypatch) -> None:
     assert absent.exit_code == 1
     assert "skipped engine: feature table 'features_engine' does not exist" in absent.output
     missing = runner.invoke(app, [*base, "score"])
-    assert missing.exit_code == 1 and "no champion model" in missing.output
+    assert missing.exit_code == 1, missing.output
+    assert "avionics: never trained; run `aerotwin train" in missing.output
 
     for _ in range(2):
         trained = runner.invoke(app, [*base, "train", "--component-type", "avionics"])
@@ -67,3 +69,14 @@ def test_train_score_and_models_commands(tmp_path, monkeypatch) -> None:
     assert "restored by rollback" in " ".join(rows["1"]), listed.output
     nothing = runner.invoke(app, [*base, "models", "rollback", "avionics"])
     assert nothing.exit_code == 2 and "no earlier champion" in nothing.output
+
+    # No champion left: score says why, a promotion says there was none before.
+    with mlflow_session(load_settings(None, data_dir=data_dir)) as client:
+        client.delete_registered_model_alias("aerotwin-avionics-risk", "champion")
+    none = runner.invoke(app, [*base, "score"])
+    assert none.exit_code == 1, none.output
+    assert "avionics: no champion among v2 challenger, v1 no alias" in none.output
+    assert "`aerotwin models promote avionics 2`" in none.output
+    first = runner.invoke(app, [*base, "models", "promote", "avionics", "2"])
+    assert first.exit_code == 0, first.output
+    assert "champion is now version 2 (no champion before)" in first.output

@@ -159,6 +159,30 @@ def champion_types(settings: Settings) -> set[str]:
     return {ct for ct in COMPONENT_TYPES if model_name(ct) in names}
 
 
+def no_champion_message(settings: Settings, component_types: Iterable[str]) -> str:
+    """Why none of `component_types` can be scored: per type, never trained, or its versions
+    (none holding the champion alias) with the newest one's reason and how to promote it."""
+    from aerotwin.ml.registry import list_versions, model_name
+    from aerotwin.ml.tracking import mlflow_session
+
+    with mlflow_session(settings) as client:
+        versions = list_versions(client)  # newest first per model
+    lines = ["no component type has a champion model yet, nothing to score:"]
+    for ct in component_types:
+        mine = [v for v in versions if v.name == model_name(ct)]
+        if not mine:
+            lines.append(f"  {ct}: never trained; run `aerotwin train --component-type {ct}`")
+            continue
+        newest = mine[0]
+        held = ", ".join(f"v{v.version} {'/'.join(v.aliases) or 'no alias'}" for v in mine)
+        why = f" ({newest.reason})" if newest.reason else ""
+        lines.append(
+            f"  {ct}: no champion among {held}{why}; "
+            f"to score with it anyway: `aerotwin models promote {ct} {newest.version}`"
+        )
+    return "\n".join(lines)
+
+
 def latest_features(lake: Lakehouse, table: str) -> pd.DataFrame:
     """The newest row of each component of a feature table (DuckDB over the Delta files)."""
     from aerotwin.lakehouse.catalog import query
@@ -192,9 +216,10 @@ def score(
     """Score every component type that has a feature table; write the result tables.
 
     Without `component_types`, types without a champion (never trained, or only challengers
-    the holdout could not measure) are skipped (listed in `skipped`); named types must all
-    have a champion. Raises ScoringError, before writing anything, when there is nothing to
-    score or a champion is missing or cannot be loaded.
+    the holdout could not measure) are skipped (listed in `skipped`); when no type has one,
+    ScoringError says why for each. Named types must all have a champion. Raises
+    ScoringError, before writing anything, when there is nothing to score or a champion is
+    missing or cannot be loaded.
 
     With `write`, the run holds the lakehouse's run lock throughout; another run holding it
     is waited for up to `pipeline.lock_wait_s` seconds (`on_wait` is told once whom for),
@@ -224,7 +249,9 @@ def _score(settings: Settings, component_types: Iterable[str] | None) -> Scoring
         # Types with no champion (too few failures to train or to measure) are skipped.
         have_champion = champion_types(settings)
         skipped = [ct for ct in present if ct not in have_champion]
-        present = [ct for ct in present if ct in have_champion] or present
+        present = [ct for ct in present if ct in have_champion]
+        if not present:
+            raise ScoringError(no_champion_message(settings, skipped))
     run_id = uuid.uuid4().hex
     scored_ts = pd.Timestamp(dt.datetime.now(dt.UTC)).floor("us")
     champions = {ct: load_champion(settings, ct) for ct in present}
