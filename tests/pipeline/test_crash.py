@@ -23,51 +23,64 @@ from aerotwin.schemas import COMPONENT_TYPES
 from .conftest import assert_same_tables, content
 
 CLI = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
-# A full refresh of bronze, `victim` and its inputs that kills itself as it starts writing
-# `victim`: after the table's quarantine commit, before its own.
-KILLED_WRITING = """
-import os, signal, sys
-from aerotwin.config import load_settings
+
+
+def _write_patched(on_write: str) -> str:
+    """A child script's start: the engine's write of table `victim` (argv) runs `on_write`
+    (statements, indented 8 spaces) first."""
+    return f"""
+import os, signal, sys, time
 from aerotwin.lakehouse.duckdb_engine import DuckDBEngine
-from aerotwin.pipeline.registry import load_tables
-from aerotwin.pipeline.runner import run_pipeline
 
 data_dir, victim = sys.argv[1:]
 write = DuckDBEngine.write
 
-def write_or_die(self, table, *args, **kwargs):
+def patched(self, table, *args, **kwargs):
     if table == victim:
-        os.kill(os.getpid(), signal.SIGKILL)
+{on_write}
     return write(self, table, *args, **kwargs)
 
-DuckDBEngine.write = write_or_die
+DuckDBEngine.write = patched
+"""
+
+
+# A full refresh of bronze, `victim` and its inputs that kills itself as it starts writing
+# `victim`: after the table's quarantine commit, before its own.
+KILLED_WRITING = (
+    _write_patched("        os.kill(os.getpid(), signal.SIGKILL)")
+    + """
+from aerotwin.config import load_settings
+from aerotwin.pipeline.registry import load_tables
+from aerotwin.pipeline.runner import run_pipeline
+
 declared = load_tables(layers=("bronze", "silver"))
 inputs = next(t.inputs for t in declared if t.name == victim)
 tables = [t for t in declared if t.layer == "bronze" or t.name in (victim, *inputs)]
 run_pipeline(load_settings(None, data_dir=data_dir), full_refresh=True, tables=tables)
 """
+)
 
 # `aerotwin pipeline run` whose write of `victim` gets Ctrl-C twice, then runs on for a
 # minute, as a Spark job does that nothing cancels.
-CTRL_C_TWICE = """
-import os, signal, sys, time
-from aerotwin.cli import app
-from aerotwin.lakehouse.duckdb_engine import DuckDBEngine
-
-data_dir, victim = sys.argv[1:]
-write = DuckDBEngine.write
-
-def write_slowly(self, table, *args, **kwargs):
-    if table == victim:
-        os.kill(os.getpid(), signal.SIGINT)
+CTRL_C_TWICE = (
+    _write_patched(
+        """        os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.5)  # the first is noted before the second comes
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(60)
-    return write(self, table, *args, **kwargs)
+        time.sleep(60)"""
+    )
+    + """
+from aerotwin.cli import app
 
-DuckDBEngine.write = write_slowly
 app(["--data-dir", data_dir, "pipeline", "run"])
 """
+)
+
+
+def _history(settings: Settings) -> str:
+    """What `aerotwin pipeline history` prints."""
+    command = [*CLI, "--data-dir", str(settings.data_dir), "pipeline", "history"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
 
 def _kill_when(settings: Settings, marker: Path, timeout: float = 60.0) -> None:
@@ -151,12 +164,7 @@ def test_ctrl_c_lets_running_tables_commit_records_the_rest_and_the_rerun_comple
     # Every table the run committed has its event: none was cut off between the two.
     committed = set(lakehouse.names()) - {"pipeline_events"}
     assert committed and all(status.get(name) == "ok" for name in committed)
-    history = subprocess.run(
-        [*CLI, "--data-dir", str(settings.data_dir), "pipeline", "history"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    history = _history(settings)
     assert "  INTERRUPTED: " in history and " tables not started" in history
 
     medallion = load_tables(layers=("bronze", "silver"))
@@ -233,10 +241,5 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_is_recorded_as_interrupted(
     assert by_table[victim]["status"] == "interrupted"
     assert by_table[victim]["message"].startswith("stopped part-way by a second Ctrl-C")
     assert not lakehouse.exists(victim)  # its write never ran
-    history = subprocess.run(
-        [*CLI, "--data-dir", str(settings.data_dir), "pipeline", "history"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    history = _history(settings)
     assert " tables not started, 1 cut short" in history
