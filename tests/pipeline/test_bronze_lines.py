@@ -458,23 +458,34 @@ def test_live_readings_landing_in_a_day_older_than_the_late_records_folders_are_
         assert query(lakehouse, sql, [table]).to_pylist() == [{"n": lines}], name
 
 
+def _one_file_of_each_kind(landing: Path) -> list[Path]:
+    """A reference snapshot, and the oldest file of a CSV feed and of a JSON-lines feed (its
+    arrival-day folder is the first a run closes)."""
+    return [
+        landing / "reference" / "aircraft.csv",
+        sorted(landing.glob("flights/date=*/*.csv"))[0],
+        sorted(landing.glob("telemetry_engine/date=*/*.jsonl"))[0],
+    ]
+
+
+def _assert_kinds_as_in(settings: Settings, expected: Settings) -> None:
+    """The tables of `_one_file_of_each_kind` hold what they hold in `expected`'s lakehouse."""
+    assert_same_tables(
+        Lakehouse.from_settings(settings),
+        Lakehouse.from_settings(expected),
+        ["aircraft", "flights", "telemetry_engine"],
+    )
+
+
 def test_files_starting_with_a_byte_order_mark_give_the_same_tables(
     fresh_landing: Settings, first_run: tuple[Settings, RunResult]
 ) -> None:
     # Excel's "CSV UTF-8" starts the file with one; before, the header's first column was
     # "\ufeffaircraft_id" and the run stopped on a DuckDB binder error.
-    landing = fresh_landing.landing_dir
-    marked = [
-        landing / "reference" / "aircraft.csv",
-        next(landing.glob("flights/date=*/*.csv")),
-        next(landing.glob("telemetry_engine/date=*/*.jsonl")),
-    ]
-    for path in marked:
+    for path in _one_file_of_each_kind(fresh_landing.landing_dir):
         path.write_bytes(UTF8_BOM + path.read_bytes())
     run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
-    expected = Lakehouse.from_settings(first_run[0])
-    lakehouse = Lakehouse.from_settings(fresh_landing)
-    assert_same_tables(lakehouse, expected, ["aircraft", "flights", "telemetry_engine"])
+    _assert_kinds_as_in(fresh_landing, first_run[0])
 
 
 def test_complete_files_without_a_final_line_break_give_the_same_tables(
@@ -482,19 +493,11 @@ def test_complete_files_without_a_final_line_break_give_the_same_tables(
 ) -> None:
     # A reference file is complete when it lands; so is a file whose arrival-day folder is
     # more than pipeline.open_days older than the newest (it is not listed again).
-    landing = fresh_landing.landing_dir
-    cut = [
-        landing / "reference" / "aircraft.csv",
-        sorted(landing.glob("flights/date=*/*.csv"))[0],
-        sorted(landing.glob("telemetry_engine/date=*/*.jsonl"))[0],
-    ]
-    for path in cut:
+    for path in _one_file_of_each_kind(fresh_landing.landing_dir):
         path.write_bytes(path.read_bytes().removesuffix(b"\n"))
     result = run_pipeline(fresh_landing, tables=load_tables(layers=("bronze", "silver")))
     assert result.held_back == []
-    expected = Lakehouse.from_settings(first_run[0])
-    lakehouse = Lakehouse.from_settings(fresh_landing)
-    assert_same_tables(lakehouse, expected, ["aircraft", "flights", "telemetry_engine"])
+    _assert_kinds_as_in(fresh_landing, first_run[0])
 
 
 def test_a_csv_whose_header_lacks_a_contract_column_stops_the_run_with_the_file_named(
