@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -38,24 +40,24 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-def _fail(message: object, code: int = 2, label: str = "error") -> NoReturn:
-    """Stop the command: `message` on stderr after `label`, exit code `code`."""
+def _say_error(message: object, label: str) -> None:
+    """`message` on stderr after `label`."""
     # Escaped: an error's text with brackets ("[egt_c]") is not Rich markup.
     Console(stderr=True).print(
         f"[red]{label}:[/red] {escape(str(message))}", highlight=False, soft_wrap=True
     )
+
+
+def _fail(message: object, code: int = 2, label: str = "error") -> NoReturn:
+    """Stop the command: `message` on stderr after `label`, exit code `code`."""
+    _say_error(message, label)
     raise typer.Exit(code)
 
 
 def _stop_now(message: str) -> NoReturn:
     """Exit 130 at once after `message`, as a kill would: not waiting for the threads of
     tables still running (a Spark job the run cancelled may yet take a while to let go)."""
-    import os
-    import sys
-
-    Console(stderr=True).print(
-        f"[red]pipeline interrupted:[/red] {escape(message)}", highlight=False, soft_wrap=True
-    )
+    _say_error(message, "pipeline interrupted")
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
