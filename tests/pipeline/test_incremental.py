@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,13 +12,14 @@ from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline.bronze import checkpoint
 from aerotwin.pipeline.registry import load_tables
-from aerotwin.pipeline.runner import RunResult, run_pipeline
+from aerotwin.pipeline.runner import INPUT_IDS, RunResult, _replaced_inputs, run_pipeline
 from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
 from aerotwin.schemas import COMPONENT_TYPES
 
 from .conftest import (
     assert_corrections_won,
     assert_same_tables,
+    copy_landing,
     hold_back_last_day,
     land_corrections,
     land_held_back,
@@ -98,6 +100,43 @@ def test_incremental_history_equals_full_refresh(fresh_landing: Settings, tmp_pa
     for ct in COMPONENT_TYPES:
         assert _silver(lakehouse, silver_name(ct)).equals(incremental[ct])
     assert lakehouse.state("quarantine").rows == quarantined
+
+
+def test_a_deleted_bronze_table_rebuilt_from_landing_rebuilds_silver_in_full(
+    bad_landing: Settings, fresh_landing: Settings, tmp_path: Path
+) -> None:
+    """A bronze table deleted (as a damaged log's error advises) and rebuilt from the landing
+    zone starts again at version 0: silver, whose watermark counts the old table's versions,
+    is rebuilt in full and holds what a fresh run over the same landing zone gives."""
+    settings = fresh_landing
+    parking = tmp_path / "parked"
+    hold_back_last_day(settings.landing_dir, parking)
+    _run(settings)
+    bronze, silver = bronze_name("engine"), silver_name("engine")
+    silver_before = Lakehouse.from_settings(settings).state(silver).rows
+    land_held_back(parking, settings.landing_dir)
+    shutil.rmtree(Lakehouse.from_settings(settings).local_path(bronze) or "")
+
+    result = _run(settings)
+
+    expected = copy_landing(bad_landing, tmp_path / "expected")
+    _run(expected)
+    lakehouse, fresh = Lakehouse.from_settings(settings), Lakehouse.from_settings(expected)
+    assert lakehouse.version(bronze) == 0  # rebuilt: the version silver last read, again
+    event = next(t for t in result.tables if t.table_name == silver)
+    assert (event.status, event.refresh) == ("ok", "full")
+    assert event.message == f"{bronze} deleted and rebuilt since the last build: rebuilt in full"
+    assert lakehouse.state(silver).rows == fresh.state(silver).rows > silver_before
+    assert_same_tables(lakehouse, fresh, [bronze, silver])
+
+
+def test_an_input_is_rebuilt_when_its_table_id_changed_or_else_its_version_went_down() -> None:
+    # `a` was read with its table id recorded; `b` by a build from before ids were recorded.
+    last = {"inputs": {"a": 3, "b": 3}, INPUT_IDS: {"a": "id-a"}}
+    ids = {"a": "id-a", "b": "id-b"}
+    assert _replaced_inputs(last, {"a": 3, "b": 3}, ids) == []
+    assert _replaced_inputs(last, {"a": 4, "b": 4}, ids) == []  # new commits: new input
+    assert _replaced_inputs(last, {"a": 3, "b": 2}, {**ids, "a": "id-a2"}) == ["a", "b"]
 
 
 def test_a_corrected_file_landed_by_a_later_run_wins_on_merge_and_on_full_refresh(

@@ -52,6 +52,8 @@ PURGED = "purged"
 # In commit metadata: the run that last rebuilt the table in full (carried forward by its
 # incremental builds), and of each input, that run as the table's last build saw it.
 REBUILT, INPUTS_REBUILT = "rebuilt", "inputs_rebuilt"
+# In commit metadata: each input's Delta table id; a deleted and rebuilt input has another.
+INPUT_IDS = "input_ids"
 # SQL over a quarantine row (`t`) and its replacement (`s`): the row is to be updated.
 RECORD_CHANGED = "s.rule <> t.rule OR s.raw_record IS DISTINCT FROM t.raw_record"
 # How the event of a table a second Ctrl-C stopped part-way begins (`pipeline history`).
@@ -308,6 +310,30 @@ def _input_versions(lakehouse: Lakehouse, table: TableDef) -> dict[str, int | No
     return {inp: lakehouse.data_version(inp) for inp in table.inputs}
 
 
+def _input_ids(lakehouse: Lakehouse, table: TableDef) -> dict[str, str]:
+    """Of each input (every one exists): its Delta table id, as text (a UUID string, though
+    deltalake's type hint says int)."""
+    return {inp: str(lakehouse.table(inp).metadata().id) for inp in table.inputs}
+
+
+def _replaced_inputs(
+    last: dict[str, Any], versions: dict[str, int | None], ids: dict[str, str]
+) -> list[str]:
+    """The inputs deleted and rebuilt since the build whose metadata is `last` (`versions`,
+    `ids`: the inputs' now): another table id, or, where that build recorded none, a data
+    version below the one it read."""
+    seen_ids, seen = last.get(INPUT_IDS, {}), last.get("inputs", {})
+
+    def replaced(inp: str) -> bool:
+        if inp in seen_ids:
+            return bool(seen_ids[inp] != ids[inp])
+        # One table's versions only grow: a lower one is another table's.
+        before, now = seen.get(inp), versions.get(inp)
+        return before is not None and now is not None and now < int(before)
+
+    return [i for i in ids if replaced(i)]
+
+
 def _inputs_rebuilt(lakehouse: Lakehouse, table: TableDef) -> dict[str, str]:
     """Of each input the runner builds: the run that last rebuilt it in full (`REBUILT`)."""
     found = {i: (lakehouse.commit_metadata(i) or {}).get(REBUILT) for i in table.inputs}
@@ -344,14 +370,16 @@ def _needs_run(
     quarantine_lock: threading.Lock,
 ) -> bool:
     """Whether `table`, every input of which exists (`versions`: their data versions), is to
-    be built: a full refresh, a first build, new input, an edited definition or a purge that
-    never got its table's commit."""
+    be built: a full refresh, a first build, new input, an input deleted and rebuilt, an
+    edited definition or a purge that never got its table's commit."""
     if full_refresh or not lakehouse.exists(table.name):
         return True
     meta = lakehouse.commit_metadata(table.name) or {}
     # An edited definition (SQL, rules, expectations, keys) changes the rows as new input does.
     return (
         meta.get("inputs") != versions
+        # A rebuilt input may be back at the very versions the watermark recorded.
+        or bool(_replaced_inputs(meta, versions, _input_ids(lakehouse, table)))
         or meta.get("definition") != table.fingerprint()
         or _purge_interrupted(lakehouse, table.name, meta, quarantine_lock)
     )
@@ -384,6 +412,7 @@ def _derive(
 ) -> None:
     """Evaluate `table` and write it in one commit (the caller checked `_needs_run`)."""
     versions, rebuilt = _input_versions(lakehouse, table), _inputs_rebuilt(lakehouse, table)
+    ids = _input_ids(lakehouse, table)
     last = lakehouse.commit_metadata(table.name) or {}
     previous, fingerprint = last.get("inputs", {}), table.fingerprint()
     existed = lakehouse.exists(table.name)
@@ -395,6 +424,12 @@ def _derive(
     elif _purge_interrupted(lakehouse, table.name, last, quarantine_lock):
         full_refresh, run.refresh = True, "full"
         run.message = "an interrupted full refresh was completed: rebuilt in full"
+    elif existed and (replaced := _replaced_inputs(last, versions, ids)):
+        # The watermark counts the old table's versions: the new one's rows would read as seen.
+        full_refresh, run.refresh = True, "full"
+        run.message = (
+            f"{', '.join(replaced)} deleted and rebuilt since the last build: rebuilt in full"
+        )
     elif existed and (redone := [i for i, r in rebuilt.items() if seen.get(i) != r]):
         # A rebuilt input may have changed any row, not only where its inputs' new rows
         # reach (the scope of an incremental build): rebuild in full.
@@ -430,6 +465,7 @@ def _derive(
         PURGED: purged,
         REBUILT: run.run_id if full_refresh or not existed else last.get(REBUILT),
         INPUTS_REBUILT: rebuilt,
+        INPUT_IDS: ids,
     }
     columns = [c for c in defined if not c.startswith("__")]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
