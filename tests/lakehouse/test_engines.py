@@ -77,6 +77,24 @@ def test_catalog_lists_layers_versions_rows_and_schema(settings: Settings) -> No
     assert query(lakehouse, "SELECT sum(x) AS n FROM b").to_pylist() == [{"n": 6}]
 
 
+def test_a_query_that_fails_while_naming_its_tables_closes_its_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[duckdb.DuckDBPyConnection] = []
+    connect = duckdb.connect
+
+    def recorded(*args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        opened.append(connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(duckdb, "connect", recorded)
+    with pytest.raises(KeyError, match="table 'nope' does not exist"):
+        query(Lakehouse(str(tmp_path)), "SELECT 1", ["nope"])
+    assert len(opened) == 1
+    with pytest.raises(duckdb.ConnectionException):
+        opened[0].execute("SELECT 1")  # closed, not left to the garbage collector
+
+
 def test_silver_sql_transpiles_to_valid_spark_sql() -> None:
     spark_sql = to_spark_sql(telemetry_sql("avionics"))
     sqlglot.parse_one(spark_sql, read="spark")  # parses as Spark SQL

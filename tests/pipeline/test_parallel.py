@@ -8,11 +8,16 @@ import threading
 import time
 from collections.abc import Callable
 
+import duckdb
 import pytest
 
+from aerotwin.config import Settings
+from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.engine import Engine, open_engine
+from aerotwin.pipeline import parallel
 from aerotwin.pipeline.definitions import TableDef
 from aerotwin.pipeline.events import TableRun
-from aerotwin.pipeline.parallel import RunInterrupted, run_graph
+from aerotwin.pipeline.parallel import EnginePool, RunInterrupted, run_graph
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -100,3 +105,31 @@ def test_a_second_ctrl_c_stops_at_once_naming_the_tables_cut_short() -> None:
     release.set()
     assert sorted(t.name for t in stopped.value.cut_short) == ["a", "b"]
     assert [t.name for t in stopped.value.not_started] == ["c"]
+
+
+def test_closing_the_engines_closes_each_also_after_one_fails_to(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[Engine] = []
+
+    def recorded(*args: object) -> Engine:
+        opened.append(open_engine(*args))  # type: ignore[arg-type]
+        return opened[-1]
+
+    monkeypatch.setattr(parallel, "open_engine", recorded)
+    pool = EnginePool("duckdb", Lakehouse.from_settings(settings), settings)
+    views: list[Engine] = []
+    for _ in range(2):  # a view of the engine per worker thread
+        worker = threading.Thread(target=lambda: views.append(pool.get()))
+        worker.start()
+        worker.join()
+
+    def broken() -> None:
+        raise RuntimeError("view would not close")
+
+    views[0].close = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="view would not close"):
+        pool.close()
+    for engine in (views[1], opened[0]):
+        with pytest.raises(duckdb.ConnectionException):
+            engine.rows("SELECT 1")  # closed all the same

@@ -94,14 +94,17 @@ def connect(
     (None: every table is); any other such table is left out.
     """
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    for name in names if names is not None else lakehouse.names():
-        try:
-            con.register(name, lakehouse.scannable(name))
-        except TableUnreadable:
-            if needed is None or name.lower() in needed:
-                con.close()
-                raise
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for name in names if names is not None else lakehouse.names():
+            try:
+                con.register(name, lakehouse.scannable(name))
+            except TableUnreadable:
+                if needed is None or name.lower() in needed:
+                    raise
+    except BaseException:
+        con.close()  # any failure (a table named but missing, a store error): no caller to close it
+        raise
     return con
 
 

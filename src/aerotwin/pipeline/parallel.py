@@ -12,7 +12,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import Any
 
@@ -69,11 +69,13 @@ class EnginePool:
             cancel()
 
     def close(self) -> None:
-        """Close the workers' views, and the engine itself when the run opened it."""
-        for fork in self._forks:
-            fork.close()
-        if self.owned and self._root is not None:
-            self._root.close()
+        """Close the workers' views, and the engine itself when the run opened it: each of
+        them, also after one failed to close (its error is raised once all were tried)."""
+        with ExitStack() as closing:  # callbacks run last in, first out: the engine last
+            if self.owned and self._root is not None:
+                closing.callback(self._root.close)
+            for fork in self._forks:
+                closing.callback(fork.close)
 
 
 class RunInterrupted(KeyboardInterrupt):

@@ -237,8 +237,10 @@ def _run(
                 reader.join()
             if not abandoned.is_set():
                 # Else left to the process's end: a table cut short may still be using them.
-                loader.close()
-                engines.close()
+                try:
+                    loader.close()
+                finally:
+                    engines.close()
     return result
 
 
