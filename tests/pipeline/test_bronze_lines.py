@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.pipeline import bronze
 from aerotwin.pipeline.bronze import FileMark, _complete_folders, ingest, pending_files
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.landing import (
@@ -596,3 +598,44 @@ def test_a_csv_whose_first_line_is_blank_stops_the_run_saying_so(
     name = "flights/date=2026-01-01/part-00000.csv"
     with pytest.raises(LandingLayoutError, match=f"landing file {name}: its header .* is blank"):
         _bronze(tmp_path, {"2026-01-01": f"{blank}\n{HEADER}\n{ROWS[0]}\n"})
+
+
+class _SpyConnection:
+    """A DuckDB connection that records whether it was closed (`with` closes it, as DuckDB's)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.closed = con, False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+    def __enter__(self) -> _SpyConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self.con.close()
+
+
+class _UnreadableLakehouse:
+    def dataset(self, table: str) -> None:
+        raise OSError(f"table {table}: its files are gone")
+
+
+def test_the_scanned_checkpoint_closes_its_connection_when_the_table_cannot_be_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[_SpyConnection] = []
+
+    def connect() -> _SpyConnection:
+        opened.append(_SpyConnection(real_connect()))
+        return opened[-1]
+
+    real_connect = duckdb.connect
+    monkeypatch.setattr(bronze.duckdb, "connect", connect)
+    with pytest.raises(OSError, match="bronze_flights: its files are gone"):
+        bronze._scanned_checkpoint(_UnreadableLakehouse(), "bronze_flights")  # type: ignore[arg-type]
+    assert [c.closed for c in opened] == [True]

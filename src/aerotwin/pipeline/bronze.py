@@ -104,13 +104,13 @@ def checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]:
 
 def _scanned_checkpoint(lakehouse: Lakehouse, table: str) -> dict[str, FileMark]:
     """The checkpoint of a table written before it moved into the commits: from its rows."""
-    con = duckdb.connect()
     columns = ["_source_file", "_line", "_file_offset"]
-    con.register("bronze", lakehouse.dataset(table).scanner(columns=columns).to_reader())
-    rows = con.execute(
-        "SELECT _source_file, max(_line), max(_file_offset) FROM bronze GROUP BY 1"
-    ).fetchall()
-    con.close()
+    # Closed also when the table cannot be read or the query fails.
+    with duckdb.connect() as con:
+        con.register("bronze", lakehouse.dataset(table).scanner(columns=columns).to_reader())
+        rows = con.execute(
+            "SELECT _source_file, max(_line), max(_file_offset) FROM bronze GROUP BY 1"
+        ).fetchall()
     return {name: FileMark(int(line), int(offset)) for name, line, offset in rows}
 
 
