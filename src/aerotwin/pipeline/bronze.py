@@ -316,12 +316,14 @@ def _header_problem(header: list[str], source: LandingSource) -> str | None:
             f"its header names {', '.join(reserved)}, which start with `_` (reserved for "
             "bronze's lineage columns); replace the file with one that renames them"
         )
-    # One of the two columns would be dropped without a word.
-    repeated = [c for c, n in Counter(header).items() if n > 1]
+    # One of the two columns would be dropped without a word; SQL names ignore case, so
+    # `MODEL` and `model` are one column too and silver would read either.
+    names = Counter(c.casefold() for c in header)
+    repeated = [c for c in dict.fromkeys(header) if names[c.casefold()] > 1]
     if repeated:
         return (
-            f"its header names {', '.join(repeated)} more than once; replace the file with "
-            "one that names each column once"
+            f"its header names {', '.join(repeated)} more than once (column names are "
+            "matched whatever their case); replace the file with one that names each column once"
         )
     return None
 
