@@ -641,3 +641,35 @@ def test_the_scanned_checkpoint_closes_its_connection_when_the_table_cannot_be_r
     with pytest.raises(OSError, match="bronze_flights: its files are gone"):
         bronze._scanned_checkpoint(_UnreadableLakehouse(), "bronze_flights")  # type: ignore[arg-type]
     assert [c.closed for c in opened] == [True]
+
+
+AIRCRAFT_HEADER = (
+    "aircraft_id,model,manufacturer,engine_count,base_airport_code,entry_into_service_date"
+)
+
+
+def test_a_snapshot_replaced_while_it_is_read_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    path = settings.landing_dir / "reference" / "aircraft.csv"
+    path.parent.mkdir(parents=True)
+    old, new = "N1,A320neo,Airbus,2,ORD,2019-03-14", "N2,B787-9,Boeing,2,LAX,2020-07-01"
+    path.write_text(f"{AIRCRAFT_HEADER}\n{old}\n")
+    real_read = bronze.read_file
+
+    def read_then_replace(file: Path) -> pa.Buffer:
+        data = real_read(file)
+        file.write_text(f"{AIRCRAFT_HEADER}\n{new}\n")  # the next export lands meanwhile
+        return data
+
+    monkeypatch.setattr(bronze, "read_file", read_then_replace)
+    lakehouse = _ingest(settings, "bronze_aircraft")
+    monkeypatch.undo()
+    sql = "SELECT aircraft_id FROM bronze_aircraft"
+    assert query(lakehouse, sql, ["bronze_aircraft"]).to_pylist() == [{"aircraft_id": "N1"}]
+    # The hash recorded is the old bytes': the new file differs from it, and is read.
+    table = next(t for t in load_tables() if t.name == "bronze_aircraft")
+    assert pending_files(lakehouse, settings, table).files == ["reference/aircraft.csv"]
+    _ingest(settings, "bronze_aircraft", "run-2")
+    assert query(lakehouse, sql, ["bronze_aircraft"]).to_pylist() == [{"aircraft_id": "N2"}]

@@ -199,7 +199,7 @@ def ingest(
             )
             meta: dict[str, Any] = {"run_id": run_id, "files": len(chunk)}
             if source.snapshot:
-                meta["sha256"] = _sha256(landing / chunk[0])
+                meta["sha256"] = read[0].sha256
             else:
                 marks = {
                     **marks,
@@ -331,13 +331,15 @@ def _header_problem(header: list[str], source: LandingSource) -> str | None:
 @dataclass(frozen=True)
 class FileRead:
     """What `_read` found in one file: its new lines with lineage (CSV: with its header and
-    bytes, to parse), its new mark (None when there is nothing new), and whether a last line
-    without its line break was left for a later run."""
+    bytes, to parse), its new mark (None when there is nothing new), whether a last line
+    without its line break was left for a later run, and (a snapshot's) the SHA-256 of the
+    bytes read."""
 
     lineage: pa.Table
     mark: FileMark | None
     csv: CsvFile | None = None
     held_back: bool = False
+    sha256: str | None = None
 
 
 def _read(
@@ -352,6 +354,8 @@ def _read(
     """The complete lines of `name` after `mark`, with lineage (CSV: with its header);
     `whole`: the file is complete, its last line is one with or without its line break."""
     data = read_file(landing / name)
+    # The hash of the bytes parsed: a snapshot replaced meanwhile differs, and is read again.
+    digest = hashlib.sha256(data).hexdigest() if source.snapshot else None
     # A byte-order mark is not part of the first line: not its text, nor a CSV header's
     # (the header is read again on every run, also when reading from a saved offset).
     bom = bom_length(data)
@@ -369,7 +373,7 @@ def _read(
     lines = split_lines(data, start, final=whole)
     held_back = len(data) > lines.end
     if lines.end <= start:
-        return FileRead(pa.table({}), None, held_back=held_back)
+        return FileRead(pa.table({}), None, held_back=held_back, sha256=digest)
     base = mark.line if mark else 0
     new_mark = FileMark(base + lines.total, lines.end)
     raw, numbers = lines.text, lines.numbers + base
@@ -379,7 +383,9 @@ def _read(
         marks = (
             pa.nulls(len(raw), pa.bool_()) if lines.not_utf8 is None else pa.array(lines.not_utf8)
         )
-        return FileRead(lineage.append_column(NOT_UTF8, marks), new_mark, held_back=held_back)
+        return FileRead(
+            lineage.append_column(NOT_UTF8, marks), new_mark, held_back=held_back, sha256=digest
+        )
     buffer = np.frombuffer(data, dtype=np.uint8)
     header_end = int(np.argmax(buffer == 10))
     if buffer[header_end] != 10:
@@ -408,4 +414,4 @@ def _read(
     )
     body = data.slice(body_start, lines.end - body_start) if plain else None
     csv_file = CsvFile(lineage, tuple(header), body, not_utf8)
-    return FileRead(lineage, new_mark, csv_file, held_back)
+    return FileRead(lineage, new_mark, csv_file, held_back, digest)
