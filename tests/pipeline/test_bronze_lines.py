@@ -183,8 +183,10 @@ def test_a_reference_file_without_a_final_line_break_keeps_its_last_row(tmp_path
     assert [tuple(r.values()) for r in got] == [(2, rows[0], True, "N1"), (3, rows[1], True, "N2")]
     table = next(t for t in load_tables() if t.name == "bronze_aircraft")
     assert pending_files(lakehouse, settings, table).files == []  # read once, all of it
-    _ingest(settings, "bronze_routes")  # a header alone, without its line break
-    assert lakehouse.state("bronze_routes").rows == 0 and lakehouse.exists("bronze_routes")
+    # A header alone, without its line break, is read, and is no snapshot: it has no row.
+    with pytest.raises(LandingLayoutError, match="reference/routes.csv: it holds no row"):
+        _ingest(settings, "bronze_routes")
+    assert not lakehouse.exists("bronze_routes")
 
 
 def test_a_last_line_without_a_line_break_is_read_once_its_folder_closes(tmp_path: Path) -> None:
@@ -673,3 +675,25 @@ def test_a_snapshot_replaced_while_it_is_read_is_read_again(
     assert pending_files(lakehouse, settings, table).files == ["reference/aircraft.csv"]
     _ingest(settings, "bronze_aircraft", "run-2")
     assert query(lakehouse, sql, ["bronze_aircraft"]).to_pylist() == [{"aircraft_id": "N2"}]
+
+
+@pytest.mark.parametrize(
+    "text", [f"{AIRCRAFT_HEADER}\n", AIRCRAFT_HEADER, f"{AIRCRAFT_HEADER}\n\n\r\n", ""]
+)
+def test_a_reference_snapshot_without_rows_stops_the_run_with_the_file_named(
+    tmp_path: Path, text: str
+) -> None:
+    # A failed export would otherwise empty the fleet, or be skipped without a word.
+    settings = load_settings(None, data_dir=tmp_path / "data")
+    path = settings.landing_dir / "reference" / "aircraft.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(f"{AIRCRAFT_HEADER}\nN1,A320neo,Airbus,2,ORD,2019-03-14\n")
+    lakehouse = _ingest(settings, "bronze_aircraft")
+    path.write_text(text)
+    problem = "reference snapshot reference/aircraft.csv: it holds no row"
+    with pytest.raises(LandingLayoutError, match=problem):
+        _ingest(settings, "bronze_aircraft", "run-2")
+    sql = "SELECT aircraft_id FROM bronze_aircraft"
+    assert query(lakehouse, sql, ["bronze_aircraft"]).to_pylist() == [{"aircraft_id": "N1"}]
+    with pytest.raises(LandingLayoutError, match=problem):  # each run, until it is replaced
+        _ingest(settings, "bronze_aircraft", "run-3")

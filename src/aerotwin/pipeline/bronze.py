@@ -185,6 +185,8 @@ def ingest(
             now = dt.datetime.now(dt.UTC)
             read = _read_files(landing, chunk, marks, source, pending.whole, batch_id, now)
             held_back += [name for r, name in zip(read, chunk, strict=True) if r.held_back]
+            if source.snapshot:
+                _check_snapshot_rows(chunk[0], read[0])
             # A header-only CSV still creates the table (with its columns) the first time.
             keep_empty = version is None
             parts = [p for p in _tables(read) if p.num_rows or (keep_empty and p.num_columns)]
@@ -242,6 +244,20 @@ def _source(table: TableDef) -> LandingSource:
     if table.source is None:
         raise ValueError(f"table {table.name}: not a bronze table (no landing source)")
     return table.source
+
+
+def _check_snapshot_rows(name: str, read: FileRead) -> None:
+    """Raise LandingLayoutError when reference snapshot `name` holds no row (`read`: all of it).
+
+    A snapshot replaces its whole table: an empty one (most likely a failed export) would
+    empty the fleet, or, ignored, leave the last one in place without a word.
+    """
+    if read.lineage.num_rows == 0:
+        raise LandingLayoutError(
+            f"reference snapshot {name}: it holds no row (a header at most); a snapshot "
+            "replaces its whole table, so an empty one is refused: land the file again with "
+            "its rows"
+        )
 
 
 def _sha256(path: Path) -> str:
