@@ -119,6 +119,12 @@ class PipelineSettings(_Section):
         description="arrival-day folders within this many days before the newest one ingested "
         "are listed again on each run, so files landing late into a recent day are seen",
     )
+    future_days: bool = Field(
+        False,
+        description="arrival-day folders dated after tomorrow (UTC) count as the newest one "
+        "ingested (see open_days): for a simulated landing zone whose days run ahead of the "
+        "clock; otherwise they are read, but close no older folder, and the run warns",
+    )
 
 
 class TwinSettings(_Section):

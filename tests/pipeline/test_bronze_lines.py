@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -13,7 +15,13 @@ from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.pipeline import bronze
-from aerotwin.pipeline.bronze import FileMark, _complete_folders, ingest, pending_files
+from aerotwin.pipeline.bronze import (
+    FileMark,
+    FutureFolderWarning,
+    _complete_folders,
+    ingest,
+    pending_files,
+)
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.landing import (
     UTF8_BOM,
@@ -184,7 +192,7 @@ def test_a_reference_file_without_a_final_line_break_keeps_its_last_row(tmp_path
     table = next(t for t in load_tables() if t.name == "bronze_aircraft")
     assert pending_files(lakehouse, settings, table).files == []  # read once, all of it
     # A header alone, without its line break, is read, and is no snapshot: it has no row.
-    with pytest.raises(LandingLayoutError, match="reference/routes.csv: it holds no row"):
+    with pytest.raises(LandingLayoutError, match=r"reference/routes\.csv: it holds no row"):
         _ingest(settings, "bronze_routes")
     assert not lakehouse.exists("bronze_routes")
 
@@ -690,10 +698,61 @@ def test_a_reference_snapshot_without_rows_stops_the_run_with_the_file_named(
     path.write_text(f"{AIRCRAFT_HEADER}\nN1,A320neo,Airbus,2,ORD,2019-03-14\n")
     lakehouse = _ingest(settings, "bronze_aircraft")
     path.write_text(text)
-    problem = "reference snapshot reference/aircraft.csv: it holds no row"
+    problem = r"reference snapshot reference/aircraft\.csv: it holds no row"
     with pytest.raises(LandingLayoutError, match=problem):
         _ingest(settings, "bronze_aircraft", "run-2")
     sql = "SELECT aircraft_id FROM bronze_aircraft"
     assert query(lakehouse, sql, ["bronze_aircraft"]).to_pylist() == [{"aircraft_id": "N1"}]
     with pytest.raises(LandingLayoutError, match=problem):  # each run, until it is replaced
         _ingest(settings, "bronze_aircraft", "run-3")
+
+
+def test_a_folder_dated_after_tomorrow_never_passes_for_the_newest_one() -> None:
+    days = ("2026-01-01", "2026-01-02", "2026-03-01")
+    marks = {f"weather/date={d}/part-00000.csv": FileMark(10, 100) for d in days}
+    latest = dt.date(2026, 1, 2)
+    assert _complete_folders(marks, 0, latest) == {"date=2026-01-01"}
+    assert _complete_folders(marks, 0) == {"date=2026-01-01", "date=2026-01-02"}
+    assert _complete_folders(marks, 0, dt.date(2025, 12, 31)) == frozenset()
+
+
+def test_a_live_file_grows_into_bronze_beside_a_folder_dated_after_tomorrow(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data")  # pipeline.open_days: 7
+    table = next(t for t in load_tables() if t.name == "bronze_telemetry_engine")
+    lakehouse = Lakehouse.from_settings(settings)
+    today = dt.datetime.now(dt.UTC).date()
+    ahead = f"telemetry_engine/date={today + dt.timedelta(days=30)}"
+    record = '{{"component_id":"N1-ENG1","reading_ts":"{}T0{}:00:00Z","egt_c":600}}\n'
+    live = settings.landing_dir / f"telemetry_engine/date={today}/part-live-00001.jsonl"
+    live.parent.mkdir(parents=True)
+    live.write_text(record.format(today, 1))
+    (settings.landing_dir / ahead).mkdir(parents=True)
+    (settings.landing_dir / ahead / "part-00000.jsonl").write_text(record.format(today, 2))
+
+    def run(run_id: str) -> None:
+        pending = pending_files(lakehouse, settings, table)
+        ingest(lakehouse, settings.landing_dir, table, run_id, pending)
+
+    with pytest.warns(FutureFolderWarning, match=f"landing folder {ahead}: dated after"):
+        run("run-1")  # the folder is read, but closes no older one
+    with live.open("a") as out:
+        out.write(record.format(today, 3))
+    run("run-2")
+    sql = "SELECT _source_file, _line FROM bronze_telemetry_engine ORDER BY ALL"
+    got = query(lakehouse, sql, ["bronze_telemetry_engine"]).to_pylist()
+    name = live.relative_to(settings.landing_dir).as_posix()
+    assert [(r["_source_file"], r["_line"]) for r in got] == [
+        (name, 1),
+        (name, 2),
+        (f"{ahead}/part-00000.jsonl", 1),
+    ]
+    # A simulated clock: the folder counts as the newest, without a warning.
+    simulated = with_section(settings, "pipeline", future_days=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pending_files(lakehouse, simulated, table).files == []
+    assert bronze._complete_folders(bronze.checkpoint(lakehouse, table.name), 7) == {
+        f"date={today}"
+    }

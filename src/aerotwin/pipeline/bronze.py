@@ -19,6 +19,7 @@ import csv
 import datetime as dt
 import hashlib
 import os
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,10 @@ LINEAGE_FIELDS: list[pa.Field] = [
     pa.field("_file_offset", pa.int64()),
     pa.field("_parse_ok", pa.bool_()),
 ]
+
+
+class FutureFolderWarning(UserWarning):
+    """An arrival-day folder is dated after tomorrow (UTC): see `pipeline.future_days`."""
 
 
 @dataclass(frozen=True)
@@ -127,20 +132,25 @@ def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> 
         new = meta.get("sha256") != _sha256(landing / path)
         return Pending([path], frozenset([path])) if new else Pending([])
     marks = checkpoint(lakehouse, table.name)
-    open_days = settings.pipeline.open_days
-    listing = discover(landing, source.feed, source.format, _complete_folders(marks, open_days))
+    open_days, latest = settings.pipeline.open_days, _latest_day(settings)
+    done = _complete_folders(marks, open_days, latest)
+    listing = discover(landing, source.feed, source.format, done)
     files = [
         f for f in listing.files if f not in marks or (landing / f).stat().st_size > marks[f].offset
     ]
+    if latest is not None:
+        _warn_future_folders(files, latest)
     # The folders this run closes are not listed again: their files are read to the end.
-    closing = _complete_folders([*marks, *files], open_days)
+    closing = _complete_folders([*marks, *files], open_days, latest)
     whole = frozenset(f for f in files if f.split("/")[1] in closing)
     return Pending(files, whole, listing.ignored)
 
 
-def _complete_folders(files: Iterable[str], open_days: int) -> frozenset[str]:
+def _complete_folders(
+    files: Iterable[str], open_days: int, latest: dt.date | None = None
+) -> frozenset[str]:
     """Arrival-day folders of `files` (the ingested ones) that are not listed again: those
-    more than `open_days` days before the newest one.
+    more than `open_days` days before the newest one no later than `latest` (None: any).
 
     A file may still land in a recent day's folder (a vendor's backfill after midnight; a
     live day older than the history's late-record folders), so those stay open, as do
@@ -153,10 +163,40 @@ def _complete_folders(files: Iterable[str], open_days: int) -> frozenset[str]:
         for f in folders
         if day_folder_problem(f) is None
     }
-    if not days:
-        return frozenset(folders)
-    first_open = max(days.values()) - dt.timedelta(days=open_days)
+    # Nor is a day yet to come (a clock set wrong): today's live files would never be read.
+    trusted = [d for d in days.values() if latest is None or d <= latest]
+    if not trusted:
+        return frozenset(f for f in folders if f not in days)
+    first_open = max(trusted) - dt.timedelta(days=open_days)
     return frozenset(f for f in folders if f not in days or days[f] < first_open)
+
+
+def _latest_day(settings: Settings) -> dt.date | None:
+    """The latest arrival day a folder may be and still close older ones (None: any day):
+    tomorrow (UTC), as a day's files may land early in another time zone."""
+    if settings.pipeline.future_days:
+        return None
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+
+
+def _warn_future_folders(files: list[str], latest: dt.date) -> None:
+    """Warn, naming them, of the folders of `files` dated after `latest`."""
+    future = sorted(
+        {
+            name.rsplit("/", 1)[0]
+            for name in files
+            if (day := arrival_date(name)) is not None and day > latest
+        }
+    )
+    if future:
+        warnings.warn(
+            f"landing folder {', '.join(future)}: dated after {latest} (tomorrow, UTC), which "
+            "no file can have arrived on; its files are read, but it closes no older folder "
+            "(pipeline.open_days); rename it to its files' arrival day, or, for a simulated "
+            "landing zone whose days run ahead of the clock, set pipeline.future_days = true",
+            FutureFolderWarning,
+            stacklevel=3,
+        )
 
 
 def ingest(
