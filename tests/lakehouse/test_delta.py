@@ -265,6 +265,25 @@ def test_a_table_whose_log_is_damaged_is_named_with_the_way_back(tmp_path: Path)
     reader.prefetch(["flights"], stop).join()  # reading ahead meets it quietly
 
 
+def test_a_damaged_commit_behind_a_checkpoint_is_named_when_the_history_reaches_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lakehouse = Lakehouse(str(tmp_path))
+    lakehouse.write("flights", pa.table({"k": [0]}), "append", metadata={"w": 1})
+    for k in range(1, 12):  # a checkpoint at version 9: loading reads no commit before it
+        lakehouse.write("flights", pa.table({"k": [k]}), "append")
+    (tmp_path / "flights" / "_delta_log" / "00000000000000000003.json").write_text("garbage{")
+    reader = Lakehouse(str(tmp_path))
+    assert reader.version("flights") == 11
+    # The newest commit with pipeline metadata is version 0: the history reads back to it.
+    with pytest.raises(TableUnreadable, match=r"^table flights under .*: its Delta log cannot "):
+        reader.commit_metadata("flights")
+    failed: list[object] = []  # what killed the prefetch thread (deltalake's error did)
+    monkeypatch.setattr(threading, "excepthook", lambda args: failed.append(args.exc_value))
+    reader.prefetch(["flights"], threading.Event()).join()  # reading ahead meets it quietly
+    assert failed == []
+
+
 def test_snapshot_lakehouse_moves_on_by_its_own_commits_or_when_told(tmp_path: Path) -> None:
     run = Lakehouse(str(tmp_path), snapshot=True)
     other = Lakehouse(str(tmp_path))  # another writer (another process, or Spark)

@@ -154,7 +154,7 @@ class Lakehouse:
 
     def table(self, name: str, version: int | None = None) -> DeltaTable:
         """The Delta table `name` (optionally as of `version`); KeyError when it does not exist."""
-        try:
+        with self._reading_log(name):
             if version is not None:
                 return DeltaTable(self.uri(name), version, storage_options=self.storage_options)
             with self._lock(name):  # one load per table, whichever thread asks first
@@ -166,6 +166,13 @@ class Lakehouse:
                     loaded.update_incremental()  # reads only the commits added since
                 self._newest[name] = max(self._newest.get(name, -1), loaded.version())
                 return loaded
+
+    @contextmanager
+    def _reading_log(self, name: str) -> Iterator[None]:
+        """deltalake's errors reading table `name`'s log as KeyError (no such table) or
+        TableUnreadable (a damaged commit), naming the table."""
+        try:
+            yield
         except TableNotFoundError:
             self._loaded.pop(name, None)
             raise KeyError(f"table {name!r} does not exist under {self.root}") from None
@@ -415,10 +422,14 @@ class Lakehouse:
         """The table's last `depth` commits, newest first. The newest is read once per
         version (metadata, data version and metrics all start there); older ones only when
         the newest is not the one sought."""
-        newest: list[dict[str, Any]] = self._memoized(name, "newest", lambda t: t.history(1))
+        # History reads commit files a load skipped (those before a checkpoint): one may be damaged.
+        with self._reading_log(name):
+            newest: list[dict[str, Any]] = self._memoized(name, "newest", lambda t: t.history(1))
         yield from newest
         if depth > 1:
-            yield from self.table(name).history(depth)[1:]
+            with self._reading_log(name):
+                older = self.table(name).history(depth)[1:]
+            yield from older
 
     def last_write_counts(self, name: str) -> tuple[int, int]:
         """(rows inserted, rows updated) by the table's latest commit, from its Delta metrics.
