@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pytest
 
 from aerotwin.config import Settings, load_settings
@@ -117,3 +118,27 @@ def lock_held_for() -> Callable[[Lakehouse, str, float], AbstractContextManager[
             thread.join()
 
     return hold
+
+
+@pytest.fixture
+def write_counts_of() -> Callable[..., list[tuple[int, int]]]:
+    """Writes, merges and overwrites table `t` through an engine, as a pipeline run does:
+    `write_counts` of each commit in its history, oldest first. They are 48 rows written;
+    12 of them updated (none inserted); 8 updated and 12 inserted; 48 written over them."""
+    from aerotwin.lakehouse.delta import write_counts
+
+    def run(engine: Any, partition_by: Sequence[str] = ()) -> list[tuple[int, int]]:
+        def rows(keys: range, v: int) -> pa.Table:
+            return pa.table({"k": list(keys), "v": [v] * len(keys), "g": ["x"] * len(keys)})
+
+        engine.register_arrow("w", rows(range(48), 0))
+        engine.write("t", "w", "append", partition_by=partition_by)
+        for i, keys in enumerate((range(12), range(40, 60))):
+            # A merge rewrites whole files: its output rows also count the rows it copied.
+            engine.register_arrow(f"m{i}", rows(keys, 1))
+            engine.merge("t", f"m{i}", ["k"], update_when="s.v > t.v", partition_by=partition_by)
+        engine.write("t", "w", "overwrite", partition_by=partition_by)
+        history = engine.lakehouse.table("t").history()
+        return [write_counts(commit) for commit in reversed(history)]
+
+    return run

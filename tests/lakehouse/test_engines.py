@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -248,4 +249,14 @@ def test_an_incremental_read_of_files_lacking_a_column_has_it_as_null(tmp_path: 
     engine.register_table("new", "t", after_batch=0)
     assert engine.rows("SELECT k, extra FROM new") == [(2, None)]
     assert engine.columns("new") == ["k", "_batch_id", "extra"]
+    engine.close()
+
+
+@pytest.mark.parametrize("partition_by", [(), ("g",)])
+def test_each_commit_counts_the_rows_it_inserted_and_updated(
+    tmp_path: Path, write_counts_of: Callable[..., list[tuple[int, int]]], partition_by: tuple
+) -> None:
+    # Unpartitioned, DuckDB writes the files (merges committed as writes); else deltalake.
+    engine = open_engine("duckdb", Lakehouse(str(tmp_path)))
+    assert write_counts_of(engine, partition_by) == [(48, 0), (0, 12), (12, 8), (48, 0)]
     engine.close()

@@ -234,6 +234,17 @@ def assert_corrections_won(
         assert rows_from(lakehouse, table, (original, correction)) == expected, table
 
 
+def assert_corrections_counted(
+    result: RunResult, landed: dict[str, tuple[str, str]], before: dict[str, dict[tuple, tuple]]
+) -> None:
+    """The run that merged the corrections (`land_corrections`) counted each of their rows
+    kept as an update of the row it corrects: none inserted, so each a duplicate."""
+    for table in landed:
+        event = next(t for t in result.tables if t.table_name == table)
+        kept = event.rows_in - event.quarantined
+        assert (event.rows_out, event.duplicates) == (len(before[table]), kept), table
+
+
 def plant_implausible_rows(landing: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
     """Event rows whose values are typed but physically impossible or out of order, appended
     to the first files of their feeds: ((table, rule, raw line) of each, the flights lines

@@ -17,6 +17,7 @@ from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
 from aerotwin.schemas import COMPONENT_TYPES
 
 from .conftest import (
+    assert_corrections_counted,
     assert_corrections_won,
     assert_same_tables,
     copy_landing,
@@ -152,9 +153,7 @@ def test_a_corrected_file_landed_by_a_later_run_wins_on_merge_and_on_full_refres
 
     result = _run(settings)
     assert_corrections_won(lakehouse, landed, before)
-    for table in landed:
-        event = next(t for t in result.tables if t.table_name == table)
-        assert event.rows_out >= len(before[table])  # the corrected rows were written
+    assert_corrections_counted(result, landed, before)
 
     _run(settings, full_refresh=True)
     assert_corrections_won(lakehouse, landed, before)

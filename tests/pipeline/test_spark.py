@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from aerotwin.pipeline.registry import load_tables
 from aerotwin.pipeline.runner import RunResult, run_pipeline
 
 from .conftest import (
+    assert_corrections_counted,
     assert_corrections_won,
     content,
     copy_landing,
@@ -71,8 +73,9 @@ def test_spark_and_duckdb_build_identical_silver_tables(
     # rebuilt from bronze (the two corrected tables only: the rest was compared above).
     landed = land_corrections(fresh_landing.landing_dir)
     before = {t: rows_from(lakehouse, t, files[:1]) for t, files in landed.items()}
-    run_pipeline(fresh_landing, engine=engine, tables=declared)
+    corrected = run_pipeline(fresh_landing, engine=engine, tables=declared)
     assert_corrections_won(lakehouse, landed, before)
+    assert_corrections_counted(corrected, landed, before)  # as DuckDB counts them
     rebuilt = [t for t in declared if t.name in landed]
     run_pipeline(fresh_landing, engine=engine, tables=rebuilt, full_refresh=True)
     assert_corrections_won(lakehouse, landed, before)
@@ -131,3 +134,13 @@ def test_spark_quarantines_bad_event_rows_as_duckdb_does(
     assert query(spark, rules, ["quarantine"]).to_pylist() == quarantined
     for name in ("flights", "weather", "maintenance_events"):
         assert content(spark, name) == content(duck, name), name
+
+
+def test_spark_commits_count_the_rows_they_inserted_and_updated(
+    tmp_path: Path, spark_session: Any, write_counts_of: Callable[..., list[tuple[int, int]]]
+) -> None:
+    from aerotwin.lakehouse.spark_engine import SparkEngine
+
+    engine = SparkEngine(Lakehouse(str(tmp_path)), session=spark_session)
+    # Spark's merge records its output rows (updated and copied) too: they are no inserts.
+    assert write_counts_of(engine) == [(48, 0), (0, 12), (12, 8), (48, 0)]

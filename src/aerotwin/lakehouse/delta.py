@@ -40,6 +40,14 @@ MAINTENANCE_OPERATIONS = ("OPTIMIZE", "VACUUM START", "VACUUM END")
 # reading a log replays every commit since its last checkpoint (~0.6 ms each): with Delta's
 # default of 100, 60 days of daily runs cost each table ~40 ms per read, and ~10 with 10.
 TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
+# Operation metrics (delta-rs's name, Spark's): a merge's rows inserted and updated, and
+# the rows a plain write wrote.
+MERGE_INSERTED = ("num_target_rows_inserted", "numTargetRowsInserted")
+MERGE_UPDATED = ("num_target_rows_updated", "numTargetRowsUpdated")
+WRITTEN_ROWS = ("num_added_rows", "numOutputRows")
+# The operations that write rows without matching them to the table's (every row written
+# is new): an append or overwrite (both engines), committed files creating a table.
+ROW_WRITES = frozenset({"WRITE", "CREATE TABLE"})
 # A commit in the log: its version, zero-padded to 20 digits (Delta protocol).
 COMMIT_FILE = re.compile(r"\d{20}\.json")
 
@@ -432,20 +440,8 @@ class Lakehouse:
             yield from older
 
     def last_write_counts(self, name: str) -> tuple[int, int]:
-        """(rows inserted, rows updated) by the table's latest commit, from its Delta metrics.
-
-        Both writers record them: delta-rs in snake_case, Spark in camelCase.
-        """
-        newest = next(self._commits(name, 1), {})
-        metrics = dict(newest.get("operationMetrics") or {})
-
-        def first(*keys: str) -> int:
-            return next((int(metrics[k]) for k in keys if metrics.get(k) is not None), 0)
-
-        inserted = first("num_target_rows_inserted", "numTargetRowsInserted")
-        if not inserted:
-            inserted = first("num_added_rows", "numOutputRows")
-        return inserted, first("num_target_rows_updated", "numTargetRowsUpdated")
+        """(rows inserted, rows updated) by the table's latest commit (see `write_counts`)."""
+        return write_counts(next(self._commits(name, 1), {}))
 
     def write(
         self,
@@ -648,6 +644,27 @@ def _literal(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     return text_literal(value.isoformat() if hasattr(value, "isoformat") else value)
+
+
+def write_counts(commit: Mapping[str, Any]) -> tuple[int, int]:
+    """(rows inserted, rows updated) by one commit (a `DeltaTable.history` entry), from its
+    operation metrics: delta-rs writes them in snake_case, Spark in camelCase (as text).
+
+    A merge's counts (also recorded by DuckDB's merges, committed as writes) are taken as
+    they are, zero included: its output rows also count the rows of the files it rewrote
+    that it did not change. Only a plain write's output rows are all inserted.
+    """
+    metrics = commit.get("operationMetrics") or {}
+
+    def first(keys: tuple[str, str]) -> int | None:
+        return next((int(metrics[k]) for k in keys if metrics.get(k) is not None), None)
+
+    inserted = first(MERGE_INSERTED)
+    if inserted is not None:
+        return inserted, first(MERGE_UPDATED) or 0
+    if commit.get("operation") in ROW_WRITES:
+        return first(WRITTEN_ROWS) or 0, 0
+    return 0, 0
 
 
 def _newest_commit(log: Path) -> int:
