@@ -78,14 +78,17 @@ YEARS: Final = (1900, 2199)
 # SQLGlot read alike): each engine's cast also reads forms the other does not (Spark a time
 # alone as today, `1.5d` and `2f`; DuckDB hour 24 as the next midnight, `1_000`). `\z`, not
 # `$`: Java's `$` also matches before a line break that ends the text.
-# A timestamp: an ISO-8601 date and time of day (hours 00..23), an optional Z or offset.
+# A timestamp: an ISO-8601 date and time of day (hours 00..23), an optional Z or offset
+# after the seconds (Spark reads no zone after a time without seconds, DuckDB does).
 TIMESTAMP_SHAPE: Final = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
-    r"(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)?\z"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?"
+    r"(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)?)?\z"
 )
 DATE_SHAPE: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z"
 # A number: plain decimal or scientific notation, an optional sign.
 NUMBER_SHAPE: Final = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?\z"
+# A boolean: the words both engines read, in any case; Spark also reads them with spaces around.
+BOOLEAN_SHAPE: Final = r"^(?i)(true|false|t|f|yes|no|y|n|1|0)\z"
 
 # Landing zone: {landing}/{feed}/date=YYYY-MM-DD/part-*.{jsonl|csv}; reference data as
 # {landing}/reference/{name}.csv; the bad-record manifest at {landing}/_manifest/.

@@ -124,10 +124,12 @@ def plant_bad_event_rows(landing: Path) -> tuple[dict[tuple[str, str], str], str
 
 
 def plant_mistyped_rows(landing: Path) -> tuple[list[str], list[str]]:
-    """Rows whose values only look typed, appended to the first flights and engine files and
-    to the aircraft reference: (the raw lines that are a wrong type, the flights lines that
-    are not)."""
+    """Rows whose values only look typed, appended to the first flights, weather,
+    maintenance and engine files and to the aircraft reference: (the raw lines that are a
+    wrong type, the flights lines that are not)."""
     flights = sorted(landing.glob("flights/date=*/*.csv"))[0]
+    weather = sorted(landing.glob("weather/date=*/*.csv"))[0]
+    maintenance = sorted(landing.glob("maintenance_events/date=*/*.csv"))[0]
     wrong = [
         _append_row(flights, {"flight_id": "T-1", "cycles": "2.5"}),
         _append_row(flights, {"flight_id": "T-2", "cycles": "1e30"}),
@@ -152,6 +154,11 @@ def plant_mistyped_rows(landing: Path) -> tuple[list[str], list[str]]:
         _append_row(flights, {"flight_id": "T-18", "departure_ts": "+2026-01-01T06:00:00Z"}),
         _append_row(flights, {"flight_id": "T-19", "departure_ts": "2026-01-01T06:00:00UTC"}),
         _append_row(flights, {"flight_id": "T-20", "departure_ts": "2026-01-01T06:00:00 Z"}),
+        # DuckDB reads a zone after a time without seconds, Spark does not; Spark reads a
+        # boolean with a space before or after it, DuckDB does not.
+        _append_row(flights, {"flight_id": "T-21", "departure_ts": "2026-01-01T06:00+05"}),
+        _append_row(weather, {"storm": " true"}),
+        _append_row(maintenance, {"event_id": "T-22", "finding": "false "}),
         _append_row(landing / "reference" / "aircraft.csv",
                     {"aircraft_id": "T-AC1", "entry_into_service_date": "0000-11-20"}),
     ]  # fmt: skip

@@ -78,10 +78,14 @@ def test_a_timestamp_outside_the_contracts_years_is_mistyped() -> None:
 
 def test_a_timestamp_is_an_iso_date_and_time_of_day() -> None:
     # The shape silver's CSV timestamps take too (both engines): DuckDB reads hour 24 as the
-    # next midnight; Spark reads a time alone as today, a signed year, a zone glued on.
+    # next midnight and a zone after a time without seconds; Spark reads a time alone as
+    # today, a signed year, a zone glued on.
     stamps = {
         "2026-01-05T06:49:50Z": dt.datetime(2026, 1, 5, 6, 49, 50, tzinfo=dt.UTC),
-        "2026-01-05 06:49+02:00": dt.datetime(2026, 1, 5, 4, 49, tzinfo=dt.UTC),
+        "2026-01-05 06:49": dt.datetime(2026, 1, 5, 6, 49, tzinfo=dt.UTC),
+        "2026-01-05 06:49:00+02": dt.datetime(2026, 1, 5, 4, 49, tzinfo=dt.UTC),
+        "2026-01-05 06:49+02:00": None,
+        "2026-01-05T06:49Z": None,
         "2026-01-05T06:49:50.5-0130": dt.datetime(2026, 1, 5, 8, 19, 50, 500000, tzinfo=dt.UTC),
         "2026-01-05T24:00:00Z": None,
         "06:49:50": None,

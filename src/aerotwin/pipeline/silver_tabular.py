@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aerotwin.pipeline.definitions import Expectation, LandingSource, TableDef
 from aerotwin.pipeline.json_lines import shaped, within_years
 from aerotwin.pipeline.silver_telemetry import LATEST_BY, LINEAGE, PARSE_RULE
-from aerotwin.schemas import DATE_SHAPE, NUMBER_SHAPE, TIMESTAMP_SHAPE
+from aerotwin.schemas import BOOLEAN_SHAPE, DATE_SHAPE, NUMBER_SHAPE, TIMESTAMP_SHAPE
 
 FINITE = "1.7976931348623157e308"  # the largest double
 WHOLE = "9.2e18"  # below 2 ** 63: a BIGINT holds it
@@ -75,6 +75,10 @@ def _typed(column: str, sql_type: str) -> str:
             return f"CASE WHEN abs({number}) <= {FINITE} THEN {number} END"
         whole = f"{number} = floor({number}) AND abs({number}) < {WHOLE}"
         return f"CASE WHEN {whole} THEN CAST({number} AS BIGINT) END"
+    if sql_type == "BOOLEAN":
+        # Spark reads ` true` (spaces around) as true, DuckDB as no boolean: the shape decides.
+        value = f"TRY_CAST(b.{column} AS BOOLEAN)"
+        return f"CASE WHEN {shaped(f'b.{column}', BOOLEAN_SHAPE)} THEN {value} END"
     # A date alone would pass as midnight, a time the record never had; a date with a time
     # would lose it (and its offset: the UTC day may be another); Spark reads a time alone
     # as today, DuckDB hour 24 as the next day. DuckDB reads `inf` as a date and years
