@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from aerotwin.ml.labels import interventions
@@ -111,3 +113,65 @@ def test_a_prediction_scored_again_counts_once() -> None:
     perf = performance_over_time(matured).set_index("model_version")
     assert perf.loc[3, ["predictions", "tp", "fp", "fn", "tn"]].tolist() == [2, 0, 1, 1, 0]
     assert perf.loc[4, ["predictions", "tp", "fp", "fn", "tn"]].tolist() == [2, 0, 1, 1, 0]
+
+
+def test_write_performance_rebuilds_the_table_from_predictions_failures_and_fixes(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    from aerotwin.lakehouse.delta import Lakehouse
+    from aerotwin.scoring.batch import write_performance
+    from aerotwin.twin.risk_tables import MODEL_PERFORMANCE, PREDICTIONS, SCHEMAS
+
+    day = pd.Timedelta(days=1)
+    # Scored long after: maturity is judged by the newest features, not by the run's time.
+    scored = T0 + 40 * day
+    predictions = pd.DataFrame(
+        {
+            # C1 is scored by two runs: one prediction. C6 sets as_of (its feature_ts, the
+            # newest) to T0+25 days: the others' 14-day horizons have passed, C6's has not.
+            "component_id": ["C1", "C1", "C2", "C3", "C4", "C5", "C6"],
+            "aircraft_id": "A1",
+            "component_type": "engine",
+            "scored_ts": [scored, scored + day, scored, scored, scored, scored, scored],
+            "feature_ts": [T0, T0, T0, T0 + day, T0 + 2 * day, T0 + 3 * day, T0 + 25 * day],
+            "risk_score": 0.5,
+            "predicted_alert": [True, True, True, False, False, True, True],
+            "anomaly_score": 0.0,
+            "threshold": 0.5,
+            "horizon_days": 14,
+            "model_name": "aerotwin-engine-risk",
+            "model_version": 2,
+            "run_id": "r",
+        }
+    )
+    failures = pd.DataFrame(
+        {"component_id": ["C1", "C3"], "failure_ts": [T0 + 5 * day, T0 + 10 * day]}
+    )
+    # C5's defect was found and repaired in its horizon: its alert is not judged.
+    events = pd.DataFrame(
+        {
+            "component_id": ["C5", "C1"],
+            "event_ts": [T0 + 6 * day, T0 + 5 * day],
+            "event_type": ["repair", "replacement"],
+            "trigger": ["inspection", "failure"],
+        }
+    )
+    lake = Lakehouse(str(tmp_path / "lake"))
+    lake.write(
+        PREDICTIONS, pa.Table.from_pandas(predictions, schema=SCHEMAS[PREDICTIONS]), "append"
+    )
+    lake.write("failures", pa.Table.from_pandas(failures, preserve_index=False), "overwrite")
+    lake.write("maintenance_events", pa.Table.from_pandas(events), "overwrite")
+
+    write_performance(lake)
+    write_performance(lake)  # a rebuild, not a second copy
+    perf = lake.read(MODEL_PERFORMANCE).to_pandas()
+    # C1 alert + failure: tp; C2 alert, no failure: fp; C3 no alert + failure: fn; C4: tn.
+    assert len(perf) == 1
+    row = perf.iloc[0]
+    assert (row["component_type"], row["model_version"]) == ("engine", 2)
+    assert row["period_start"] == T0
+    assert (row["predictions"], row["tp"], row["fp"], row["fn"], row["tn"]) == (4, 1, 1, 1, 1)
+    assert (row["precision"], row["recall"], row["f1"]) == (0.5, 0.5, 0.5)
