@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-from aerotwin.config import load_settings, with_section
+from aerotwin.config import Settings, load_settings, with_section
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.ml.drift import drift_frame
 from aerotwin.ml.registry import model_name, promote
 from aerotwin.ml.synthetic import synthetic_fleet
 from aerotwin.ml.tracking import mlflow_session
 from aerotwin.ml.train_job import read_table, train_all
-from aerotwin.scoring.batch import ScoringError, score
+from aerotwin.scoring.batch import ScoringError, load_champion, score
 from aerotwin.twin.risk_tables import (
     AIRCRAFT_SCORES,
     COMPONENT_SCORES,
@@ -53,6 +55,50 @@ def _versions(lake: Lakehouse) -> dict[str, int | None]:
     return {name: lake.version(name) for name in OUTPUTS}
 
 
+def _assert_rollup_of(aircraft: pd.DataFrame, comp: pd.DataFrame) -> None:
+    """`aircraft` (anomaly_alerts) is the per-aircraft rollup of `comp`, computed here apart."""
+    expected = comp.groupby("aircraft_id").agg(
+        scored_ts=("scored_ts", "first"),
+        max_risk_score=("risk_score", "max"),
+        predicted_alerts=("predicted_alert", "sum"),
+        components_scored=("component_id", "count"),
+        max_anomaly_score=("anomaly_score", "max"),
+        run_id=("run_id", "first"),
+    )
+    got = aircraft.set_index("aircraft_id").sort_index()
+    pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
+    assert got["predicted_alert"].tolist() == (expected["predicted_alerts"] > 0).tolist()
+    assert aircraft["max_risk_score"].is_monotonic_decreasing
+    # The worst component is one of the aircraft's with its highest risk (ties either way).
+    worst = got.reset_index().merge(
+        comp,
+        left_on=["aircraft_id", "worst_component_id"],
+        right_on=["aircraft_id", "component_id"],
+        validate="one_to_one",
+    )
+    assert len(worst) == len(aircraft)
+    assert (worst["risk_score"] == worst["max_risk_score"]).all()
+    assert (worst["component_type"] == worst["worst_component_type"]).all()
+
+
+def _assert_drift_of_last_week(settings: Settings, drift: pd.DataFrame) -> None:
+    """`drift` holds the champion reference's PSI and out-of-range share of the features of
+    the 7 days up to the newest reading, recomputed here from the feature table."""
+    features = read_table(settings, "features_engine")
+    features["reading_ts"] = pd.to_datetime(features["reading_ts"], utc=True)
+    week = features[features["reading_ts"] >= features["reading_ts"].max() - pd.Timedelta(days=7)]
+    reference = load_champion(settings, "engine").model.reference
+    expected = drift_frame(reference, week).set_index("feature").sort_index()
+    got = drift.set_index("feature").sort_index()
+    assert got["rows"].tolist() == expected["rows"].tolist()
+    assert got["psi"].to_numpy() == pytest.approx(expected["psi"].to_numpy())
+    assert got["out_of_range_share"].to_numpy() == pytest.approx(
+        expected["out_of_range_share"].to_numpy()
+    )
+    # The drift is measured, not a constant: some features moved off the training bins.
+    assert got["psi"].gt(0).any()
+
+
 def test_training_from_lakehouse_beats_baseline_and_first_is_champion(trained) -> None:
     _, _, reports, _ = trained
     first, second = reports
@@ -70,13 +116,14 @@ def test_scoring_writes_tables_and_follows_the_alias(trained) -> None:
     assert comp["risk_score"].between(0, 1).all() and comp["anomaly_score"].notna().all()
     aircraft = read_table(settings, AIRCRAFT_SCORES)
     assert aircraft["aircraft_id"].nunique() == len(aircraft) == 20
-    assert (aircraft["max_risk_score"] >= 0).all()
+    _assert_rollup_of(aircraft, comp)
     # No pipeline built the other inputs of the twin views: scoring does not make them up.
     assert COMPONENT_VIEW not in result.versions and not Lakehouse.from_settings(settings).exists(
         COMPONENT_VIEW
     )
     drift = read_table(settings, FEATURE_DRIFT)
     assert set(drift["feature"]) == set(result.drift["feature"]) and len(drift) > 10
+    _assert_drift_of_last_week(settings, drift)
 
     with mlflow_session(settings) as client:
         promote(settings, client, "engine", reports[1].version)
