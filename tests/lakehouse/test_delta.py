@@ -381,15 +381,21 @@ def test_prefetch_reads_existing_tables_and_stops_when_told(tmp_path: Path) -> N
     Lakehouse(str(tmp_path)).write("a", pa.table({"k": [1]}), "append", metadata={"n": 1})
     run = Lakehouse(str(tmp_path), snapshot=True)
     stop = threading.Event()
-    run.prefetch(["a", "missing"], stop).join(timeout=30)
-    # Read ahead: a later commit by another writer is not seen, as if the run had read it.
-    Lakehouse(str(tmp_path)).write("a", pa.table({"k": [2]}), "append", metadata={"n": 2})
-    assert run.version("a") == 0 and run.commit_metadata("a") == {"n": 1}
-    assert not run.exists("missing")
+    prefetcher = run.prefetch(["a", "missing"], stop)
+    prefetcher.join(timeout=30)
+    assert not prefetcher.is_alive()
     stopped = Lakehouse(str(tmp_path), snapshot=True)
     stop.set()
-    stopped.prefetch(["a"], stop).join(timeout=30)
-    assert stopped.version("a") == 1  # nothing read ahead: read when first asked
+    told = stopped.prefetch(["a"], stop)
+    told.join(timeout=30)
+    assert not told.is_alive()
+    # Both prefetchers are done before another writer commits: only what they read is pinned.
+    Lakehouse(str(tmp_path)).write("a", pa.table({"k": [2]}), "append", metadata={"n": 2})
+    # Read ahead: the later commit is not seen, as if the run had read the table before it.
+    assert run.version("a") == 0 and run.commit_metadata("a") == {"n": 1}
+    assert not run.exists("missing")
+    # Told to stop: nothing read ahead, so the table is read when first asked, commit 2 included.
+    assert stopped.version("a") == 1 and stopped.commit_metadata("a") == {"n": 2}
 
 
 def test_tables_checkpoint_every_ten_commits(tmp_path: Path) -> None:
