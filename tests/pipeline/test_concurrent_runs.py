@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from aerotwin.cli import app
 from aerotwin.config import Settings, with_section
@@ -22,30 +23,50 @@ from aerotwin.pipeline.runner import RunResult, run_pipeline
 from aerotwin.pipeline.silver_telemetry import bronze_name, silver_name
 from aerotwin.schemas import COMPONENT_TYPES
 
+T = TypeVar("T")
 CLI = [sys.executable, "-c", "from aerotwin.cli import app; app()"]
+
+
+def _at_once(call: Callable[[], T]) -> T:
+    """`call`'s result, asserting it came back in under a second (no wait for the holder)."""
+    started = time.monotonic()
+    out = call()
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"refused after {elapsed:.2f} s, not at once"
+    return out
+
+
+def _refused_run(settings: Settings) -> LakehouseBusy:
+    with pytest.raises(LakehouseBusy) as busy:
+        run_pipeline(settings)
+    return busy.value
 
 
 def test_a_run_stops_at_once_while_another_holds_the_lakehouse(fresh_landing: Settings) -> None:
     settings = fresh_landing
     lakehouse = Lakehouse.from_settings(settings)
     cli = ["--data-dir", str(settings.data_dir)]
+
+    def invoke(*args: str) -> Result:
+        return _at_once(lambda: CliRunner().invoke(app, [*cli, *args]))
+
     with exclusive_run(lakehouse, "pipeline run holder00run1"):
-        with pytest.raises(LakehouseBusy) as busy:
-            run_pipeline(settings)
-        message = str(busy.value)
+        message = str(_at_once(lambda: _refused_run(settings)))
         assert "in use by another run (pipeline run holder00run1, process" in message
         assert "changed nothing" in message
-        result = CliRunner().invoke(app, [*cli, "pipeline", "run"])
+        # The first call imports the pipeline modules (~0.5 s, more on a busy machine): untimed.
+        CliRunner().invoke(app, [*cli, "pipeline", "run"])
+        result = invoke("pipeline", "run")
         assert result.exit_code == 1 and "pipeline run holder00run1" in result.output
     assert lakehouse.names() == []  # neither run read or wrote a table
     with exclusive_run(lakehouse, "aerotwin optimize"):
-        result = CliRunner().invoke(app, [*cli, "pipeline", "run"])
+        result = invoke("pipeline", "run")
         assert result.exit_code == 1 and "(aerotwin optimize, process" in result.output
 
     assert run_pipeline(settings).changed  # the lock went with its holder
     assert (Path(settings.lakehouse_root) / LOCK_FILE).read_text() == ""
     with exclusive_run(lakehouse, "pipeline run holder00run2"):
-        result = CliRunner().invoke(app, [*cli, "optimize"])
+        result = invoke("optimize")
         assert result.exit_code == 1 and "pipeline run holder00run2" in result.output
     result = CliRunner().invoke(app, [*cli, "optimize"])
     assert result.exit_code == 0, result.output
