@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -49,7 +51,18 @@ def test_threshold_reaches_target_recall_on_validation(split) -> None:
 def test_optuna_runs_the_allowed_trials_within_budget(split) -> None:
     result = train_risk_model("engine", split, 14, tuning_seconds=20, tuning_trials=3)
     assert result.trials == 3
+    assert result.train_seconds < 20  # the trial cap ended the search, not the budget
     assert {"learning_rate", "num_leaves", "num_boost_round"} <= set(result.params)
+
+
+def test_optuna_stops_at_the_time_budget_before_the_trial_cap(split) -> None:
+    # A trial takes 0.2-1 s here: 30 of them would take well over the 1 s budget.
+    started = time.monotonic()
+    result = train_risk_model("engine", split, 14, tuning_seconds=1, tuning_trials=30)
+    elapsed = time.monotonic() - started
+    assert 1 <= result.trials < 30
+    # The budget, plus the trial running when it ran out and the final fit (~1 s each).
+    assert elapsed < 1 + 5, f"tuning with a 1 s budget took {elapsed:.1f} s"
 
 
 def test_choose_threshold_is_highest_with_enough_recall() -> None:
