@@ -81,7 +81,15 @@ def test_a_new_day_is_ingested_alone_and_merged(fresh_landing: Settings, tmp_pat
         assert event.rows_in == landed
         silver = next(t for t in result.tables if t.table_name == silver_name(ct))
         assert silver.rows_in == landed  # only the new batch went through silver
-        assert lakehouse.state(silver_name(ct)).rows >= silver_before[ct]
+        # Merged in: the day's rows (new keys) are added, every earlier row stays as it was.
+        merged = query(
+            lakehouse,
+            f"SELECT count(*) FILTER (_batch_id = {new_version}), count(*) FROM {silver_name(ct)}",
+            [silver_name(ct)],
+        ).to_pylist()[0]
+        added, total = merged.values()
+        assert 0 < added == silver.rows_out
+        assert total == silver_before[ct] + added == lakehouse.state(silver_name(ct)).rows
 
 
 def test_incremental_history_equals_full_refresh(fresh_landing: Settings, tmp_path: Path) -> None:
