@@ -11,7 +11,7 @@ import pytest
 from aerotwin.config import load_settings, with_section
 from aerotwin.lakehouse.delta import Lakehouse
 from aerotwin.ml.dataset import build_dataset, split_dataset
-from aerotwin.ml.train_job import load_inputs, load_interventions, train_component
+from aerotwin.ml.train_job import TrainReport, load_inputs, load_interventions, train_component
 from aerotwin.scoring.batch import score
 from aerotwin.twin.views import COMPONENT_VIEW
 
@@ -51,7 +51,17 @@ def fleet_settings(tmp_path_factory):
     return settings
 
 
-def test_engine_model_beats_rule_baseline_on_held_out_aircraft(fleet_settings) -> None:
+@pytest.fixture(scope="module")
+def engine_report(fleet_settings) -> TrainReport:
+    """The engine model trained, registered and promoted once, for every test of the module."""
+    features, failures, health = load_inputs(fleet_settings, "engine")
+    fixes = load_interventions(fleet_settings, "engine")
+    return train_component(fleet_settings, "engine", features, failures, health, fixes)
+
+
+def test_engine_model_beats_rule_baseline_on_held_out_aircraft(
+    fleet_settings, engine_report: TrainReport
+) -> None:
     features, failures, health = load_inputs(fleet_settings, "engine")
     fixes = load_interventions(fleet_settings, "engine")
     assert fixes is not None and len(fixes) > 0  # defects found and fixed before failing
@@ -60,13 +70,13 @@ def test_engine_model_beats_rule_baseline_on_held_out_aircraft(fleet_settings) -
     assert split.holdout["label"].sum() >= 10
     assert set(split.train["aircraft_id"]).isdisjoint(split.holdout["aircraft_id"])
 
-    report = train_component(fleet_settings, "engine", features, failures, health, fixes)
+    report = engine_report
     assert report.decision.promoted
     assert report.holdout["pr_auc"] > report.baseline_pr_auc + 0.1
     assert report.holdout["recall"] > 0.5
 
 
-def test_scoring_fills_the_real_twin_view(fleet_settings) -> None:
+def test_scoring_fills_the_real_twin_view(fleet_settings, engine_report: TrainReport) -> None:
     result = score(fleet_settings, ["engine"])
     lake = Lakehouse.from_settings(fleet_settings)
     view = lake.dataset(COMPONENT_VIEW).to_table().to_pandas()
@@ -75,3 +85,4 @@ def test_scoring_fills_the_real_twin_view(fleet_settings) -> None:
     assert len(engines) == len(result.components) >= 80  # two or four engines per aircraft
     assert engines["risk_score"].notna().all() and others["risk_score"].isna().all()
     assert set(engines["model_name"]) == {"aerotwin-engine-risk"}
+    assert set(result.components["model_version"]) == {engine_report.version}
