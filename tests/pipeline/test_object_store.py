@@ -41,6 +41,7 @@ from .conftest import (
     on_s3,
     s3_options,
 )
+from .test_contract_change import add_sensor, assert_sensor_added
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +55,16 @@ def test_history_then_a_new_day_on_s3_give_the_local_silver_tables(
     first_run: tuple[Settings, RunResult],
     s3_endpoint: str,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s3, settings = on_s3(fresh_landing, s3_endpoint, "fleet-lake", "prod")
     parking = tmp_path / "parked"
     last = hold_back_last_day(settings.landing_dir, parking)
     _run(settings)
     land_held_back(parking, settings.landing_dir)
+    # The new day's engine lines carry a sensor the contract gained (test_contract_change):
+    # bronze's appends of a new column go through write_deltalake on the store.
+    skipped = add_sensor(monkeypatch, settings.landing_dir, last)
     day = _run(settings)  # appends to bronze and merges into silver, on the store
 
     lakehouse = Lakehouse.from_settings(settings)
@@ -77,15 +82,47 @@ def test_history_then_a_new_day_on_s3_give_the_local_silver_tables(
     ).column(0)
     assert bronze_files.to_pylist() and all(f"/{last}/" in f for f in bronze_files.to_pylist())
     assert {t.table_name for t in day.changed} >= {"telemetry_engine", "flights"}
+    assert {t.refresh for t in day.changed if t.table_name == "flights"} == {"incremental"}
 
+    local = Lakehouse.from_settings(first_run[0])
     silver = [t.name for t in load_tables(layers=("silver",))]
-    assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), silver)
+    assert_same_tables(lakehouse, local, [n for n in silver if n != "telemetry_engine"])
+    assert_sensor_added(lakehouse, day, local, last, skipped)
+    # The rest of the engine quarantine as local's: the new day's bad lines carry the sensor.
+    folder, number = skipped
+    raw = f"CASE WHEN record_id LIKE 'telemetry_engine/{last}/%' THEN NULL ELSE raw_record END"
+    quarantine = (
+        f"SELECT rule, record_id, {raw} FROM quarantine WHERE table_name = 'telemetry_engine' "
+        f"AND record_id <> 'telemetry_engine/{folder}:{number}' ORDER BY ALL"
+    )
+    assert (
+        query(lakehouse, quarantine, ["quarantine"]).to_pylist()
+        == query(local, quarantine, ["quarantine"]).to_pylist()
+    )
 
     names = table_names(lakehouse, layers())
     assert len(names) == len(load_tables(layers=("bronze", "silver"))) + 2  # events, quarantine
     versions = {name: lakehouse.table(name).version() for name in names}
     assert _run(settings).changed == []
     assert {name: lakehouse.table(name).version() for name in names} == versions
+
+    # `tables` and `sql` read the store's root, with no local tables to fall back on.
+    env = {
+        "AEROTWIN_LAKEHOUSE__ROOT": "s3://fleet-lake/prod",
+        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(s3_options(s3_endpoint)),
+    }
+    cli = CliRunner()
+    data_dir = ["--data-dir", str(tmp_path / "elsewhere")]
+    result = cli.invoke(app, [*data_dir, "tables"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("│")[2].strip(): line
+        for line in result.output.splitlines()
+        if line.count("│") > 4
+    }
+    assert "silver" in rows["telemetry_engine"] and "bronze" in rows["bronze_flights"]
+    result = cli.invoke(app, [*data_dir, "sql", "SELECT count(*) AS n FROM aircraft"], env=env)
+    assert result.exit_code == 0 and " 5 " in result.output, result.output
 
 
 @pytest.mark.spark
@@ -121,29 +158,6 @@ def test_spark_takes_over_the_s3_tables_duckdb_wrote_and_builds_the_same_silver(
     assert info["operation"] == "MERGE" and "Apache-Spark" in info["engineInfo"]
     assert_same_tables(lakehouse, Lakehouse.from_settings(first_run[0]), on_spark)
     assert run_pipeline(settings, engine=engine, tables=declared).changed == []
-
-
-def test_tables_and_sql_read_an_object_store_root(
-    first_run: tuple[Settings, RunResult], s3_endpoint: str, tmp_path: Path
-) -> None:
-    _, settings = on_s3(first_run[0], s3_endpoint, "cli-lake", "lake")
-    _run(settings)
-    env = {
-        "AEROTWIN_LAKEHOUSE__ROOT": "s3://cli-lake/lake",
-        "AEROTWIN_LAKEHOUSE__STORAGE_OPTIONS": json.dumps(s3_options(s3_endpoint)),
-    }
-    cli = CliRunner()
-    data_dir = ["--data-dir", str(tmp_path / "elsewhere")]  # no local tables to fall back on
-    result = cli.invoke(app, [*data_dir, "tables"], env=env)
-    assert result.exit_code == 0, result.output
-    rows = {
-        line.split("│")[2].strip(): line
-        for line in result.output.splitlines()
-        if line.count("│") > 4
-    }
-    assert "silver" in rows["telemetry_engine"] and "bronze" in rows["bronze_flights"]
-    result = cli.invoke(app, [*data_dir, "sql", "SELECT count(*) AS n FROM aircraft"], env=env)
-    assert result.exit_code == 0 and " 5 " in result.output, result.output
 
 
 def test_a_store_that_refuses_stops_the_command_with_the_root_and_the_reason(
