@@ -414,3 +414,27 @@ def test_a_run_names_the_files_it_ignores_and_the_last_lines_it_holds_back(
         assert code == 0, out
         assert [line for line in out.splitlines() if line.startswith("note:")] == expected
     assert "nothing new" in out
+
+
+@pytest.mark.slow
+def test_demo_pipeline_step_trusts_a_simulated_year_ahead_of_the_clock(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from aerotwin.cli import _demo_pipeline, _demo_simulate
+    from aerotwin.config import with_section
+
+    # Days that have not come yet, as the demo's year has late in the year: no warning
+    # (pytest turns one into an error), every table built, the newest folders close the rest.
+    ahead = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)
+    settings = with_section(
+        load_settings(None, data_dir=tmp_path / "data"), "sim", start_date=ahead
+    )
+    console = Console(record=True, width=160)
+    _demo_simulate(settings, console, {"aircraft": 3, "days": 4})
+    _demo_pipeline(settings, console)
+    output = console.export_text()
+    assert "silver" in output and "gold" in output
+    lakehouse = Lakehouse.from_settings(settings)
+    assert lakehouse.state("telemetry_engine").rows > 0
+    rows = query(lakehouse, "SELECT count(*) AS n FROM features_engine", ["features_engine"])
+    assert rows.to_pylist()[0]["n"] > 0
