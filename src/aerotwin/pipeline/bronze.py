@@ -129,7 +129,7 @@ def pending_files(lakehouse: Lakehouse, settings: Settings, table: TableDef) -> 
             return Pending([])
         meta = lakehouse.commit_metadata(table.name) or {}
         # A snapshot is complete when it lands, and is read once.
-        new = meta.get("sha256") != _sha256(landing / path)
+        new = meta.get("sha256") != _sha256((landing / path).read_bytes())
         return Pending([path], frozenset([path])) if new else Pending([])
     marks = checkpoint(lakehouse, table.name)
     open_days, latest = settings.pipeline.open_days, _latest_day(settings)
@@ -300,8 +300,8 @@ def _check_snapshot_rows(name: str, read: FileRead) -> None:
         )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(data: bytes | pa.Buffer) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _chunks(landing: Path, files: list[str]) -> Iterator[list[str]]:
@@ -411,7 +411,7 @@ def _read(
     `whole`: the file is complete, its last line is one with or without its line break."""
     data = read_file(landing / name)
     # The hash of the bytes parsed: a snapshot replaced meanwhile differs, and is read again.
-    digest = hashlib.sha256(data).hexdigest() if source.snapshot else None
+    digest = _sha256(data) if source.snapshot else None
     # A byte-order mark is not part of the first line: not its text, nor a CSV header's
     # (the header is read again on every run, also when reading from a saved offset).
     bom = bom_length(data)
