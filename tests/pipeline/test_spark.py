@@ -142,3 +142,23 @@ def test_spark_commits_count_the_rows_they_inserted_and_updated(
     engine = SparkEngine(Lakehouse(str(tmp_path)), session=spark_session)
     # Spark's merge records its output rows (updated and copied) too: they are no inserts.
     assert write_counts_of(engine) == [(48, 0), (0, 12), (12, 8), (48, 0)]
+
+
+def test_spark_engine_close_drops_every_cached_view_when_one_fails(
+    tmp_path: Path, spark_session: Any
+) -> None:
+    from aerotwin.lakehouse.spark_engine import SparkEngine
+
+    class Stuck:
+        def unpersist(self) -> None:
+            raise RuntimeError("executor lost")
+
+    engine = SparkEngine(Lakehouse(str(tmp_path)), session=spark_session)
+    engine.materialize("close_a", "SELECT 1 AS x")
+    engine.materialize("close_b", "SELECT 2 AS x")
+    engine._cached["close_a"] = Stuck()  # fails; close_b is dropped all the same
+    with pytest.raises(RuntimeError, match="executor lost"):
+        engine.close()
+    exists = spark_session.catalog.tableExists
+    assert not exists("close_b") and exists("close_a")  # b dropped although a failed
+    spark_session.catalog.dropTempView("close_a")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from functools import lru_cache
 from typing import Any
 
@@ -240,8 +241,10 @@ class SparkEngine:
         self.spark.sparkContext.cancelAllJobs()
 
     def close(self) -> None:
-        """Unpersist cached views; stop the session if this engine started it."""
-        for view in list(self._cached):
-            self.drop(view)
-        if self._owns_session:
-            self.spark.stop()
+        """Unpersist cached views; stop the session if this engine started it: each of them,
+        also after one failed (its error is raised once all were tried)."""
+        with ExitStack() as closing:  # callbacks run last in, first out: the session last
+            if self._owns_session:
+                closing.callback(self.spark.stop)
+            for view in list(self._cached):
+                closing.callback(self.drop, view)
