@@ -71,6 +71,15 @@ def test_run_tables_sql_and_errors(fresh_landing: Settings) -> None:
     code, out = _cli(fresh_landing, "pipeline", "run", "--engine", "flink")
     assert code == 2 and "'flink' is not duckdb or spark" in out
 
+    # A table the runner rebuilds in full says why on its progress line.
+    shutil.rmtree(lakehouse.local_path("bronze_telemetry_engine") or "")
+    code, out = _cli(fresh_landing, "pipeline", "run")
+    assert code == 0, out
+    (line,) = [x for x in out.splitlines() if x.startswith("  telemetry_engine ")]
+    assert line.endswith(
+        "s): bronze_telemetry_engine deleted and rebuilt since the last build: rebuilt in full"
+    ), line
+
 
 @pytest.mark.slow
 def test_tables_waiting_for_a_feed_never_landed_are_named_until_an_empty_file_lands(

@@ -56,14 +56,19 @@ def table_progress(console: Console, total: int) -> Iterator[dict[str, Any]]:
         def on_done(run: TableRun) -> None:
             progress.advance(task)
             if run.status == "ok":
-                bad = f", {run.quarantined:,} quarantined" if run.quarantined else ""
                 progress.console.print(
-                    f"  {run.table_name} {run.rows_in:,} -> {run.rows_out:,}{bad} "
-                    f"({run.duration_s:.1f}s)",
-                    highlight=False,
+                    done_line(run), highlight=False, markup=False, soft_wrap=True
                 )
 
         yield {"on_start": on_start, "on_done": on_done}
+
+
+def done_line(run: TableRun) -> str:
+    """A table's line once it is written: rows in and out, and why it was rebuilt in full
+    when the runner chose to (a changed definition, a rebuilt input)."""
+    bad = f", {run.quarantined:,} quarantined" if run.quarantined else ""
+    line = f"  {run.table_name} {run.rows_in:,} -> {run.rows_out:,}{bad} ({run.duration_s:.1f}s)"
+    return f"{line}: {run.message}" if run.message else line
 
 
 def run_summary(result: RunResult) -> str:
