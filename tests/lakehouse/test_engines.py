@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import sqlglot
 from aerotwin.config import Settings
 from aerotwin.lakehouse.catalog import entries, query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.lakehouse.engine import open_engine
 from aerotwin.lakehouse.maintenance import compact
 from aerotwin.lakehouse.spark_engine import to_spark_sql
@@ -57,6 +59,23 @@ def test_duckdb_engine_names_columns_per_connection_and_drops_in_one_call(
             engine.rows(f"SELECT * FROM {name}")
     assert fork.rows("SELECT * FROM v") == [(1,)]
     engine.close()
+
+
+def test_connect_utc_renders_timestamps_in_utc_whatever_the_process_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sql = "SELECT TIMESTAMPTZ '2026-01-01 12:00:00+02'::VARCHAR"
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        with duckdb.connect() as plain:
+            assert plain.sql(sql).fetchall() == [("2026-01-01 19:00:00+09",)]  # DuckDB follows TZ
+        with connect_utc() as con, connect_utc(con) as cursor:  # a cursor does not inherit it
+            assert con.sql(sql).fetchall() == cursor.sql(sql).fetchall()
+            assert con.sql(sql).fetchall() == [("2026-01-01 10:00:00+00",)]
+    finally:
+        monkeypatch.undo()
+        time.tzset()  # the rest of the run back in the real zone
 
 
 def test_unknown_engine_is_named_in_the_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from aerotwin.lakehouse.delta import Lakehouse, TableUnreadable
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 
 LAYER_ORDER = ("bronze", "silver", "gold", "system", "other")
 
@@ -93,9 +94,8 @@ def connect(
     A table whose log cannot be read stops it (TableUnreadable) only when it is `needed`
     (None: every table is); any other such table is left out.
     """
-    con = duckdb.connect()
+    con = connect_utc()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         for name in names if names is not None else lakehouse.names():
             try:
                 con.register(name, lakehouse.scannable(name))

@@ -21,6 +21,22 @@ from aerotwin.lakehouse.files import (
 )
 
 
+def connect_utc(database: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection whose session time zone is UTC, as every timestamp we keep is:
+    to a new in-memory database, or (a cursor) to `database`'s.
+
+    The time zone is set per connection (a cursor does not inherit it), and after connecting:
+    DuckDB 2.0.1 rejects `TimeZone` in `duckdb.connect(config=...)` (ICU is not loaded yet).
+    """
+    con = database.cursor() if database is not None else duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 class DuckDBEngine:
     """Runs DuckDB SQL over lakehouse tables; writes back through deltalake."""
 
@@ -30,11 +46,11 @@ class DuckDBEngine:
         self,
         lakehouse: Lakehouse,
         threads: int | None = None,
-        con: duckdb.DuckDBPyConnection | None = None,
+        database: duckdb.DuckDBPyConnection | None = None,
     ) -> None:
+        """`database`: a connection whose database to share, on a connection of its own."""
         self.lakehouse = lakehouse
-        self.con = con if con is not None else duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'")
+        self.con = connect_utc(database)
         # Insertion order is irrelevant to our tables; dropping it lets DuckDB stream in parallel.
         self.con.execute("SET preserve_insertion_order = false")
         if threads:
@@ -48,7 +64,7 @@ class DuckDBEngine:
         Temp tables and registered views belong to a connection: two forks never see each
         other's, so tables can run side by side under the same view names.
         """
-        return DuckDBEngine(self.lakehouse, con=self.con.cursor())
+        return DuckDBEngine(self.lakehouse, database=self.con)
 
     def register_table(self, view: str, table: str, after_batch: int | None = None) -> None:
         """Expose lakehouse table `table` as view `view` (`after_batch`: see `Engine`)."""

@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 import duckdb
 
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.lakehouse.files import scan_files, table_types, written_files
 from aerotwin.lakehouse.sql_text import identifier, text_literal
 from aerotwin.lakehouse.stats import WrittenFile
@@ -122,8 +123,7 @@ def maintain(
     on_table: Callable[[str], None] | None = None,
 ) -> list[Maintained]:
     """Compact, then vacuum, each of `names`."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect_utc()
     con.execute("SET enable_progress_bar = false")  # the command draws its own
     done = []
     try:

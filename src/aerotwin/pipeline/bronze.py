@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from aerotwin.config import Settings
 from aerotwin.lakehouse.delta import Lakehouse, WriteMode
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.lakehouse.files import write_query
 from aerotwin.pipeline.csv_lines import CsvFile, parse_files
 from aerotwin.pipeline.definitions import LandingSource, TableDef
@@ -217,8 +218,7 @@ def ingest(
     marks = {} if source.snapshot else checkpoint(lakehouse, table.name)
     rows, held_back = 0, []
     version = lakehouse.version(table.name)
-    con = duck.cursor() if duck is not None else duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect_utc(duck)
     try:
         for chunk in _chunks(landing, pending.files):
             batch_id = 0 if version is None else version + 1

@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.lakehouse.sql_text import text_literal
 from aerotwin.schemas import SENSORS, sensor_names
 from aerotwin.twin.features import feature_table, features_sql, sensor_feature_columns
@@ -280,9 +280,8 @@ def _inputs(
 
 def _evaluate(inputs: dict[str, pa.Table], ctype: str, rules: RuleSet) -> dict[str, Any]:
     """Features and health of the latest reading, computed in memory by the pipeline's SQL."""
-    con = duckdb.connect()
+    con = connect_utc()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         for name, table in inputs.items():
             con.register(name, table)
         con.execute(f"CREATE TEMP TABLE {feature_table(ctype)} AS {features_sql(ctype)}")
