@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
-from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
@@ -451,23 +451,21 @@ class Lakehouse:
         *,
         partition_by: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
-        writer_properties: WriterProperties | None = None,
     ) -> int:
         """Append to or overwrite table `name` in one commit; returns the new version."""
         exists = self.exists(name)
-        # One dict: deltalake's overloads take mode and writer properties as literals only.
-        options: dict[str, Any] = {
-            "configuration": None if exists else TABLE_PROPERTIES,
-            "mode": mode,
-            "partition_by": list(partition_by) if partition_by else None,
-            # An append may bring columns the table lacks (a contract's new field): added.
-            "schema_mode": "overwrite" if mode == "overwrite" else "merge",
-            "storage_options": self.storage_options,
-            "commit_properties": _commit(metadata),
-            "writer_properties": writer_properties,
-        }
         with _only_writer(name):
-            write_deltalake(self.table(name) if exists else self.uri(name), data, **options)
+            write_deltalake(
+                self.table(name) if exists else self.uri(name),
+                data,
+                configuration=None if exists else TABLE_PROPERTIES,
+                mode=mode,
+                partition_by=list(partition_by) if partition_by else None,
+                # An append may bring columns the table lacks (a contract's new field): added.
+                schema_mode="overwrite" if mode == "overwrite" else "merge",
+                storage_options=self.storage_options,
+                commit_properties=_commit(metadata),
+            )
         return self.committed(name)
 
     def merge(

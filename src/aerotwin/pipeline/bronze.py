@@ -21,7 +21,7 @@ import hashlib
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,17 +53,6 @@ CHUNK_BYTES = 512 * 1024 * 1024
 CHECKPOINT_KEY = "checkpoint"
 # A JSON line's mark that its bytes were escaped: parsing it is not to be trusted.
 NOT_UTF8 = "__not_utf8"
-
-LINEAGE_FIELDS: list[pa.Field] = [
-    pa.field("_raw", pa.string()),
-    pa.field("_source_file", pa.string()),
-    pa.field("_line", pa.int64()),
-    pa.field("_arrival_date", pa.date32()),
-    pa.field("_ingested_ts", pa.timestamp("us", tz="UTC")),
-    pa.field("_batch_id", pa.int64()),
-    pa.field("_file_offset", pa.int64()),
-    pa.field("_parse_ok", pa.bool_()),
-]
 
 
 class FutureFolderWarning(UserWarning):
@@ -206,7 +195,6 @@ def ingest(
     table: TableDef,
     run_id: str,
     pending: Pending,
-    on_chunk: Callable[[int, int], None] | None = None,
     duck: duckdb.DuckDBPyConnection | None = None,
 ) -> IngestResult:
     """Append the new lines of the `pending` files to `table`, one commit per chunk.
@@ -255,8 +243,6 @@ def ingest(
             )
             con.unregister("__lines")
             rows += data.num_rows
-            if on_chunk:
-                on_chunk(len(chunk), data.num_rows)
     finally:
         con.close()
     return IngestResult(len(pending.files), rows, version, held_back)

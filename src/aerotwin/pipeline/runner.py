@@ -25,7 +25,7 @@ from aerotwin.lakehouse.delta import Lakehouse, WriteMode
 from aerotwin.lakehouse.engine import Engine
 from aerotwin.lakehouse.run_lock import exclusive_run
 from aerotwin.pipeline import bronze
-from aerotwin.pipeline.definitions import TableDef, new_rows_view
+from aerotwin.pipeline.definitions import HELPER_PREFIX, TableDef, new_rows_view
 from aerotwin.pipeline.events import (
     EVENTS_TABLE,
     QUARANTINE_KEYS,
@@ -469,7 +469,7 @@ def _derive(
         INPUTS_REBUILT: rebuilt,
         INPUT_IDS: ids,
     }
-    columns = [c for c in defined if not c.startswith("__")]
+    columns = [c for c in defined if not c.startswith(HELPER_PREFIX)]
     engine.view(OUT, split_sql(STAGE, columns, table.keys, table.latest_by))
     if table.mode == "merge" and incremental:
         run.table_version = engine.merge(
