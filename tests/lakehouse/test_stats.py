@@ -13,6 +13,7 @@ import pytest
 
 from aerotwin.lakehouse.catalog import query
 from aerotwin.lakehouse.delta import Lakehouse
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.lakehouse.files import files_overlapping, write_query
 from aerotwin.lakehouse.stats import WrittenFile, delta_stats
 
@@ -38,8 +39,7 @@ def _batch(first: int, last: int) -> pa.Table:
 
 
 def _write(lakehouse: Lakehouse, batches: list[pa.Table]) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect_utc()
     for batch in batches:
         con.register("batch", batch)
         write_query(lakehouse, con, "SELECT * FROM batch", "t", "append")
@@ -160,8 +160,7 @@ def test_a_value_python_cannot_hold_leaves_the_file_without_bounds(tmp_path: Pat
     # past year 9999: the commit must not fail on them, and the file, with no bound for
     # one column, gets none for any.
     lakehouse = Lakehouse(str(tmp_path))
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect_utc()
     for ts, day in [("10000-01-01 00:00:00+00", "2026-03-01"),
                     ("2026-03-01 00:00:00+00", "0000-11-20"),
                     ("0001-01-01 00:30:00+01", "2026-03-01"),

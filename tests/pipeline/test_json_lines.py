@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pyarrow as pa
 
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.pipeline.json_lines import field_type, typed_sql
 
 FIELDS = ("component_id", "reading_ts", "egt_c", "error_count")
 
 
 def _typed(lines: list[str]) -> list[dict[str, object]]:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect_utc()
     con.register("lines", pa.table({"_raw": lines, "_line": list(range(1, len(lines) + 1))}))
     rows = con.sql(f"SELECT * FROM ({typed_sql('lines', FIELDS)}) ORDER BY _line").to_arrow_table()
     con.close()

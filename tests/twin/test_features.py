@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pyarrow as pa
 import pytest
 
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.schemas import sensor_names
 from aerotwin.twin.features import feature_columns, features_sql
 
@@ -68,8 +68,7 @@ def event(event_id: str, day: int, kind: str, old: str, new: str) -> dict:
 
 
 def compute(data: dict[str, list[dict]]) -> dict[dt.datetime, dict]:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect_utc()
     con.execute("SET threads = 1")
     for name, rows in data.items():
         con.register(name, pa.Table.from_pylist(rows))

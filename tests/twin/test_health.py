@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from aerotwin.lakehouse.duckdb_engine import connect_utc
 from aerotwin.lakehouse.sql_text import number_text
 from aerotwin.twin.health import health_sql
 from aerotwin.twin.rules import Rule, RuleSet, load_rules, parse_rules
@@ -51,8 +52,7 @@ def features(
 
 
 def statuses(component_type: str, rules: RuleSet, table: pa.Table) -> list[dict]:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect_utc()
     con.execute("SET threads = 1")  # tiny inputs: thread start-up costs more than it saves
     con.register("feat", table)
     sql = health_sql(component_type, rules, source="feat") + " ORDER BY reading_ts"
